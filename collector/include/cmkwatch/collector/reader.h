@@ -1,0 +1,66 @@
+// Reading files, directories and stdin into Events, with quarantine.
+//
+// ReadPath opens a file (gzip detected by its magic bytes, whatever the
+// name), every regular file under a directory (recursively, in name order),
+// or stdin for "-"; frames it (framing.h), parses each record (parse.h) and
+// hands the results to a RecordHandler. A record that cannot be framed or
+// parsed becomes a Quarantined entry with its location and reason; reading
+// goes on with the next record. Only I/O failures stop a file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cmkwatch/collector/framing.h"
+#include "cmkwatch/collector/parse.h"
+#include "cmkwatch/common/event.h"
+#include "cmkwatch/common/status.h"
+
+namespace cmkwatch::collector {
+
+struct RecordLocation {
+  std::string_view path;  // "-" for stdin
+  uint64_t offset = 0;    // byte offset in the (decompressed) stream
+  uint64_t line = 1;
+};
+
+struct Quarantined {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t line = 1;
+  std::string format_guess;  // the format tried, or "unknown"
+  std::string reason;        // for a human: what is wrong and which limit
+};
+
+class RecordHandler {
+ public:
+  virtual ~RecordHandler() = default;
+  virtual void OnEvent(Event&& event, const RecordLocation& where) = 0;
+  virtual void OnQuarantine(Quarantined&& entry) = 0;
+};
+
+struct ReadOptions {
+  Format format = Format::kAuto;
+  ParseLimits limits;
+  size_t chunk_bytes = size_t{1} << 20;  // read size
+};
+
+struct ReadStats {
+  uint64_t files = 0;
+  uint64_t bytes = 0;  // decompressed bytes framed
+  uint64_t events = 0;
+  uint64_t quarantined = 0;
+};
+
+// Reads one path ("-" = stdin). Returns IoError/NotFound when a file cannot
+// be opened or read (other files of a directory are still read; the first
+// error is returned), Ok otherwise — quarantined records are not errors.
+Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler& handler, ReadStats& stats);
+
+// Reads bytes already in memory (tests, fuzzing) as if they were a file
+// named `name`; gzip is detected here too.
+Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptions& options,
+                  RecordHandler& handler, ReadStats& stats);
+
+}  // namespace cmkwatch::collector

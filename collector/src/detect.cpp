@@ -1,0 +1,109 @@
+// Format detection from a record's top-level field names (and a few values).
+//
+// Signatures, checked in this order:
+//   Event Grid schema   eventType + (eventTime | dataVersion)
+//   CloudEvents         specversion + type
+//   Log Analytics rows  Type = AzureDiagnostics | AZKVAuditLogs | AzureActivity;
+//                       without Type: TimeGenerated plus flattened *_s/_d/_g/_b
+//                       columns or ResourceProvider → AzureDiagnostics,
+//                       TimeGenerated plus Identity/Properties/HttpStatusCode/
+//                       KeyProperties → AZKVAuditLogs
+//   Key Vault export    category = AuditEvent (with time/operationName)
+//   Activity Log        eventTimestamp, or operationName as an object (REST);
+//                       time + operationName + any other category (export)
+//   ARM resource        id "/subscriptions/…" or "/providers/…" with type or
+//                       properties; or a data-plane key bundle (key.kid / kid)
+#include <string>
+
+#include "cmkwatch/common/resource_id.h"
+#include "parsers.h"
+
+namespace cmkwatch::collector::internal {
+namespace {
+
+bool EndsWithColumnSuffix(std::string_view key) {
+  if (key.size() < 3 || key[key.size() - 2] != '_') return false;
+  const char c = key.back();
+  return c == 's' || c == 'd' || c == 'g' || c == 'b';
+}
+
+}  // namespace
+
+Result<Format> DetectFormatDoc(od::document& doc) {
+  auto root = RootObject(doc);
+  if (!root.ok()) return root.status();
+  bool event_type = false, event_time = false, data_version = false, specversion = false, type_key = false;
+  bool time_generated = false, flattened = false, resource_provider = false, la_dynamic = false;
+  bool time = false, operation_name = false, operation_object = false, event_timestamp = false;
+  bool arm_id = false, properties = false, key_bundle = false;
+  std::string category, la_type, first_keys;
+  int seen = 0;
+  for (auto field : *root) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return JsonError(err, "top-level field name");
+    if (seen < 8) {
+      if (!first_keys.empty()) first_keys += ", ";
+      first_keys.append(key.substr(0, 40));
+    }
+    ++seen;
+    od::value v;
+    if (auto err = field.value().get(v)) return JsonError(err, "top-level value");
+    if (key == "eventType") {
+      event_type = true;
+    } else if (key == "eventTime") {
+      event_time = true;
+    } else if (key == "dataVersion") {
+      data_version = true;
+    } else if (key == "specversion") {
+      specversion = true;
+    } else if (key == "type") {
+      type_key = true;
+      if (auto s = AsString(v)) la_type = std::string(*s);
+    } else if (key == "Type") {
+      if (auto s = AsString(v)) la_type = std::string(*s);
+    } else if (key == "TimeGenerated") {
+      time_generated = true;
+    } else if (key == "ResourceProvider") {
+      resource_provider = true;
+    } else if (key == "Identity" || key == "Properties" || key == "HttpStatusCode" || key == "KeyProperties") {
+      la_dynamic = true;
+    } else if (KeyIs(key, "category")) {
+      if (auto s = AsString(v)) category = std::string(*s);
+    } else if (key == "time") {
+      time = true;
+    } else if (key == "operationName") {
+      operation_name = true;
+      operation_object = IsObject(v);
+    } else if (key == "eventTimestamp") {
+      event_timestamp = true;
+    } else if (key == "id") {
+      if (auto s = AsString(v)) {
+        arm_id = (s->size() > 15 && EqualsIgnoreCase(s->substr(0, 15), "/subscriptions/")) ||
+                 (s->size() > 11 && EqualsIgnoreCase(s->substr(0, 11), "/providers/"));
+      }
+    } else if (key == "properties") {
+      properties = true;
+    } else if (key == "key" || key == "kid") {
+      key_bundle = true;
+    } else if (EndsWithColumnSuffix(key)) {
+      flattened = true;
+    }
+  }
+  if (event_type && (event_time || data_version)) return Format::kEventGrid;
+  if (specversion && type_key) return Format::kEventGrid;
+  if (EqualsIgnoreCase(la_type, "AzureDiagnostics")) return Format::kAzureDiagnostics;
+  if (EqualsIgnoreCase(la_type, "AZKVAuditLogs")) return Format::kKeyVaultAudit;
+  if (EqualsIgnoreCase(la_type, "AzureActivity")) return Format::kActivityLog;
+  if (time_generated && (flattened || resource_provider)) return Format::kAzureDiagnostics;
+  if (time_generated && la_dynamic) return Format::kKeyVaultAudit;
+  if (EqualsIgnoreCase(category, "AuditEvent") && (time || operation_name)) return Format::kKeyVaultAudit;
+  if (event_timestamp || operation_object) return Format::kActivityLog;
+  if (time && operation_name && !category.empty()) return Format::kActivityLog;
+  if (arm_id && (type_key || properties)) return Format::kArm;
+  if (key_bundle) return Format::kArm;
+  std::string msg = "unrecognized record: no known Azure log or resource format matches its fields";
+  if (!first_keys.empty()) msg += " (" + first_keys + (seen > 8 ? ", ...)" : ")");
+  return Status::Unsupported(std::move(msg));
+}
+
+}  // namespace cmkwatch::collector::internal

@@ -1,0 +1,44 @@
+// ARM resource ids and Key Vault URIs in one canonical form.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cmkwatch/common/event.h"
+
+namespace cmkwatch {
+
+// Lower-cases an ARM id (ids are case-insensitive and Azure sends both cases),
+// trims surrounding whitespace and trailing '/', and ensures a leading '/'.
+// An empty input gives an empty id.
+std::string CanonicalResourceId(std::string_view id);
+
+// ASCII lower case.
+std::string AsciiLower(std::string_view s);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// The id of the Key Vault vault an id is inside ("/subscriptions/../vaults/v"
+// for ".../vaults/v/keys/k/versions/1" or ".../vaults/v/accesspolicies/add"),
+// or "" when the id is not inside a vault. Input must be canonical.
+std::string VaultIdOf(std::string_view canonical_id);
+
+// A Key Vault data-plane URI:
+//   https://contoso.vault.azure.net/keys/name/version
+//   https://contoso.vault.azure.net:443/keys/name   (port dropped)
+//   https://contoso.vault.azure.net/                (vault only)
+// Also managed HSM hosts. Returns nullopt when this is not an https URI with a
+// host. Collection names other than "keys" (secrets, certificates) leave name
+// and version empty unless `any_collection` is set.
+struct VaultUri {
+  std::string host;        // lower case
+  std::string collection;  // "keys", "secrets", "certificates", or ""
+  std::string name;        // lower case
+  std::string version;     // lower case
+};
+std::optional<VaultUri> ParseVaultUri(std::string_view uri);
+
+// "https://<host>/" for a vault host, the form AI accounts store in keyVaultUri.
+std::string VaultUriOfHost(std::string_view host);
+
+}  // namespace cmkwatch

@@ -1,0 +1,147 @@
+#include "cmkwatch/common/resource_id.h"
+
+#include <algorithm>
+
+namespace cmkwatch {
+namespace {
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Splits "a/b/c" into segments without allocating.
+template <typename F>
+void ForEachSegment(std::string_view path, F&& f) {
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) f(path.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = Lower(c);
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string CanonicalResourceId(std::string_view id) {
+  id = Trim(id);
+  while (!id.empty() && id.back() == '/') id.remove_suffix(1);
+  if (id.empty()) return {};
+  std::string out;
+  out.reserve(id.size() + 1);
+  if (id.front() != '/') out.push_back('/');
+  for (char c : id) out.push_back(Lower(c));
+  return out;
+}
+
+ResourceKind KindOfResourceId(std::string_view id) {
+  if (id.empty()) return ResourceKind::kUnknown;
+  const size_t prov = id.rfind("/providers/");
+  if (prov == std::string_view::npos) {
+    // /subscriptions/{s} or /subscriptions/{s}/resourcegroups/{rg}
+    int n = 0;
+    std::string_view segs[4];
+    ForEachSegment(id, [&](std::string_view seg) {
+      if (n < 4) segs[n] = seg;
+      ++n;
+    });
+    if (n == 2 && segs[0] == "subscriptions") return ResourceKind::kSubscription;
+    if (n == 4 && segs[0] == "subscriptions" && segs[2] == "resourcegroups") return ResourceKind::kResourceGroup;
+    return ResourceKind::kUnknown;
+  }
+  // provider / type1 / name1 / type2 / name2 / ...
+  std::string_view segs[8];
+  int n = 0;
+  ForEachSegment(id.substr(prov + 11), [&](std::string_view seg) {
+    if (n < 8) segs[n] = seg;
+    ++n;
+  });
+  if (n < 3) return ResourceKind::kOther;
+  const std::string_view provider = segs[0];
+  const std::string_view type1 = segs[1];
+  if (provider == "microsoft.keyvault") {
+    if (type1 == "managedhsms") return ResourceKind::kManagedHsm;
+    if (type1 != "vaults") return ResourceKind::kOther;
+    if (n == 3) return ResourceKind::kVault;
+    if (segs[3] == "keys") return n >= 5 ? ResourceKind::kKey : ResourceKind::kVault;
+    if (segs[3] == "secrets") return n >= 5 ? ResourceKind::kSecret : ResourceKind::kVault;
+    if (segs[3] == "accesspolicies") return ResourceKind::kVault;
+    return ResourceKind::kOther;
+  }
+  if (provider == "microsoft.cognitiveservices" && type1 == "accounts" && n == 3) return ResourceKind::kAiAccount;
+  if (provider == "microsoft.machinelearningservices" && type1 == "workspaces" && n == 3) {
+    return ResourceKind::kMlWorkspace;
+  }
+  if (provider == "microsoft.authorization" && type1 == "roleassignments") return ResourceKind::kRoleAssignment;
+  if (provider == "microsoft.insights" && type1 == "diagnosticsettings") return ResourceKind::kDiagnosticSetting;
+  return ResourceKind::kOther;
+}
+
+std::string VaultIdOf(std::string_view id) {
+  const size_t prov = id.rfind("/providers/microsoft.keyvault/vaults/");
+  if (prov == std::string_view::npos) return {};
+  const size_t name_start = prov + sizeof("/providers/microsoft.keyvault/vaults/") - 1;
+  size_t name_end = id.find('/', name_start);
+  if (name_end == std::string_view::npos) name_end = id.size();
+  if (name_end == name_start) return {};
+  return std::string(id.substr(0, name_end));
+}
+
+std::optional<VaultUri> ParseVaultUri(std::string_view uri) {
+  uri = Trim(uri);
+  constexpr std::string_view kScheme = "https://";
+  if (uri.size() <= kScheme.size() || !EqualsIgnoreCase(uri.substr(0, kScheme.size()), kScheme)) {
+    return std::nullopt;
+  }
+  uri.remove_prefix(kScheme.size());
+  // Drop query and fragment.
+  const size_t q = uri.find_first_of("?#");
+  if (q != std::string_view::npos) uri = uri.substr(0, q);
+  size_t slash = uri.find('/');
+  std::string_view host = uri.substr(0, slash);
+  const size_t colon = host.find(':');
+  if (colon != std::string_view::npos) host = host.substr(0, colon);
+  if (host.empty()) return std::nullopt;
+  VaultUri out;
+  out.host = AsciiLower(host);
+  if (slash == std::string_view::npos) return out;
+  std::string_view segs[3];
+  int n = 0;
+  ForEachSegment(uri.substr(slash), [&](std::string_view seg) {
+    if (n < 3) segs[n] = seg;
+    ++n;
+  });
+  if (n >= 1) out.collection = AsciiLower(segs[0]);
+  if (n >= 2) out.name = AsciiLower(segs[1]);
+  if (n >= 3) out.version = AsciiLower(segs[2]);
+  return out;
+}
+
+std::string VaultUriOfHost(std::string_view host) {
+  std::string out = "https://";
+  out += AsciiLower(host);
+  out += '/';
+  return out;
+}
+
+}  // namespace cmkwatch

@@ -1,0 +1,87 @@
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cmkwatch/collector/parse.h"
+
+namespace cmkwatch::test {
+
+std::filesystem::path CorpusDir() { return CMKWATCH_CORPUS_DIR; }
+std::filesystem::path FixturesDir() { return CMKWATCH_FIXTURES_DIR; }
+std::filesystem::path CorpusFile(std::string_view relative) { return CorpusDir() / relative; }
+std::filesystem::path FixtureFile(std::string_view relative) { return FixturesDir() / relative; }
+
+std::string ReadFileOrFail(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return {};
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string JsonAtText(std::string_view json_text, std::string_view pointer) {
+  auto j = nlohmann::json::parse(json_text, nullptr, false);
+  if (j.is_discarded()) {
+    ADD_FAILURE() << "not JSON";
+    return {};
+  }
+  nlohmann::json::json_pointer ptr{std::string(pointer)};
+  if (!j.contains(ptr)) {
+    ADD_FAILURE() << "no value at " << pointer;
+    return {};
+  }
+  return j.at(ptr).dump();
+}
+
+std::string JsonAt(const std::filesystem::path& path, std::string_view pointer) {
+  return JsonAtText(ReadFileOrFail(path), pointer);
+}
+
+std::vector<std::string> SplitRecords(std::string_view json_text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(json_text, nullptr, false);
+  if (j.is_discarded()) {
+    ADD_FAILURE() << "not JSON";
+    return out;
+  }
+  const nlohmann::json* list = nullptr;
+  if (j.is_array()) {
+    list = &j;
+  } else if (j.is_object()) {
+    for (const char* key : {"records", "value", "data"}) {
+      if (j.contains(key) && j[key].is_array()) {
+        list = &j[key];
+        break;
+      }
+    }
+  }
+  if (list == nullptr) {
+    out.push_back(j.dump());
+    return out;
+  }
+  for (const auto& item : *list) out.push_back(item.dump());
+  return out;
+}
+
+Event ParseOrFail(std::string_view record, std::string_view format) {
+  auto f = collector::FormatFromName(format);
+  if (!f) {
+    ADD_FAILURE() << "unknown format " << format;
+    return {};
+  }
+  auto result = collector::ParseRecord(record, *f);
+  if (!result.ok()) {
+    ADD_FAILURE() << "parse failed: " << result.status().ToString() << "\nrecord: " << record.substr(0, 400);
+    return {};
+  }
+  return std::move(result).value();
+}
+
+}  // namespace cmkwatch::test

@@ -1,0 +1,40 @@
+// Helpers shared by the test binaries: where the corpus and fixtures are,
+// reading files, and splitting wrapper documents into records.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cmkwatch/common/event.h"
+#include "cmkwatch/common/status.h"
+
+namespace cmkwatch::test {
+
+// ../shared/corpus (read in place, never copied) and tests/fixtures.
+std::filesystem::path CorpusDir();
+std::filesystem::path FixturesDir();
+std::filesystem::path CorpusFile(std::string_view relative);
+std::filesystem::path FixtureFile(std::string_view relative);
+
+// Whole file as bytes; fails the current test (ADD_FAILURE) and returns ""
+// when it cannot be read.
+std::string ReadFileOrFail(const std::filesystem::path& path);
+
+// The JSON value at an RFC 6901 pointer inside a JSON file, re-serialized
+// (e.g. "/responses/200/body" of a REST API example, or
+// "/interactions/0/response/body/data" of a vcrpy cassette). "" and a test
+// failure when absent.
+std::string JsonAt(const std::filesystem::path& path, std::string_view pointer);
+std::string JsonAtText(std::string_view json_text, std::string_view pointer);
+
+// Elements of a JSON array, or of the array under "records"/"value"/"data",
+// or the document itself, each re-serialized as one record.
+std::vector<std::string> SplitRecords(std::string_view json_text);
+
+// Parses one record (auto-detected unless a format name is given) and fails
+// the test with the parser's message when it does not parse.
+Event ParseOrFail(std::string_view record, std::string_view format = "auto");
+
+}  // namespace cmkwatch::test
