@@ -68,6 +68,10 @@ class Framer {
 
   // Feeds the next bytes of the stream; chunk boundaries may fall anywhere.
   void Feed(std::string_view chunk);
+  // Same, promising that `readable_after` bytes past the chunk's end may be
+  // read: records wholly inside the chunk are then handed out in place
+  // (no copy) when at least kPadding bytes follow them.
+  void Feed(std::string_view chunk, size_t readable_after);
   // End of stream: an unfinished record is reported as an error.
   void Finish();
 

@@ -58,9 +58,11 @@ struct ReadStats {
 // error is returned), Ok otherwise — quarantined records are not errors.
 Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler& handler, ReadStats& stats);
 
-// Reads bytes already in memory (tests, fuzzing) as if they were a file
-// named `name`; gzip is detected here too.
+// Reads bytes already in memory (tests, fuzzing, benchmarks) as if they were
+// a file named `name`; gzip is detected here too. When the caller promises
+// `readable_after` >= kPadding readable bytes past the end, plain input is
+// parsed in place without copying records.
 Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptions& options,
-                  RecordHandler& handler, ReadStats& stats);
+                  RecordHandler& handler, ReadStats& stats, size_t readable_after = 0);
 
 }  // namespace cmkwatch::collector
