@@ -1,1 +1,70 @@
+#include "cmkwatch/common/resource_id.h"
+
 #include <gtest/gtest.h>
+
+namespace cmkwatch {
+namespace {
+
+TEST(ResourceId, CanonicalFormIsLowerCaseWithoutTrailingSlash) {
+  EXPECT_EQ(CanonicalResourceId(" /SUBSCRIPTIONS/AB/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV/ "),
+            "/subscriptions/ab/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv");
+  EXPECT_EQ(CanonicalResourceId("subscriptions/ab"), "/subscriptions/ab");
+  EXPECT_EQ(CanonicalResourceId(""), "");
+}
+
+TEST(ResourceId, KindFromProviderPath) {
+  const std::string vault = "/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv";
+  EXPECT_EQ(KindOfResourceId(vault), ResourceKind::kVault);
+  EXPECT_EQ(KindOfResourceId(vault + "/keys/k"), ResourceKind::kKey);
+  EXPECT_EQ(KindOfResourceId(vault + "/keys/k/versions/v1"), ResourceKind::kKey);
+  EXPECT_EQ(KindOfResourceId(vault + "/secrets/s"), ResourceKind::kSecret);
+  EXPECT_EQ(KindOfResourceId(vault + "/accesspolicies/add"), ResourceKind::kVault);
+  EXPECT_EQ(KindOfResourceId(vault + "/providers/microsoft.insights/diagnosticsettings/ds"),
+            ResourceKind::kDiagnosticSetting);
+  EXPECT_EQ(KindOfResourceId("/subscriptions/s/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/ai"),
+            ResourceKind::kAiAccount);
+  EXPECT_EQ(KindOfResourceId(
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/ai/projects/p"),
+            ResourceKind::kOther);
+  EXPECT_EQ(KindOfResourceId("/subscriptions/s/resourcegroups/rg/providers/microsoft.machinelearningservices/"
+                             "workspaces/hub"),
+            ResourceKind::kMlWorkspace);
+  EXPECT_EQ(KindOfResourceId(vault + "/providers/microsoft.authorization/roleassignments/ra"),
+            ResourceKind::kRoleAssignment);
+  EXPECT_EQ(KindOfResourceId("/subscriptions/s"), ResourceKind::kSubscription);
+  EXPECT_EQ(KindOfResourceId("/subscriptions/s/resourcegroups/rg"), ResourceKind::kResourceGroup);
+  EXPECT_EQ(KindOfResourceId(""), ResourceKind::kUnknown);
+}
+
+TEST(ResourceId, VaultIdOfNestedResources) {
+  const std::string vault = "/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv";
+  EXPECT_EQ(VaultIdOf(vault), vault);
+  EXPECT_EQ(VaultIdOf(vault + "/keys/k/versions/1"), vault);
+  EXPECT_EQ(VaultIdOf(vault + "/accesspolicies/remove"), vault);
+  EXPECT_EQ(VaultIdOf("/subscriptions/s"), "");
+}
+
+TEST(VaultUri, KeyUrisSplitIntoHostNameVersion) {
+  auto u = ParseVaultUri("https://Contoso-KV.vault.azure.net/keys/CMK/0123ABCD");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "contoso-kv.vault.azure.net");
+  EXPECT_EQ(u->collection, "keys");
+  EXPECT_EQ(u->name, "cmk");
+  EXPECT_EQ(u->version, "0123abcd");
+
+  u = ParseVaultUri("https://kv.vault.azure.net:443/keys/cmk?api-version=7.4");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "kv.vault.azure.net");
+  EXPECT_EQ(u->name, "cmk");
+  EXPECT_EQ(u->version, "");
+
+  u = ParseVaultUri("https://kv.vault.azure.net/");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->collection, "");
+  EXPECT_FALSE(ParseVaultUri("http://kv.vault.azure.net/keys/x"));
+  EXPECT_FALSE(ParseVaultUri("kv.vault.azure.net"));
+  EXPECT_EQ(VaultUriOfHost("KV.vault.azure.net"), "https://kv.vault.azure.net/");
+}
+
+}  // namespace
+}  // namespace cmkwatch
