@@ -44,8 +44,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 std::string CanonicalResourceId(std::string_view id) {
+  // Trailing '/' and whitespace in any mix, so canonicalizing is idempotent.
   id = Trim(id);
-  while (!id.empty() && id.back() == '/') id.remove_suffix(1);
+  while (!id.empty() && (id.back() == '/' || id.back() == ' ' || id.back() == '\t' || id.back() == '\r' ||
+                         id.back() == '\n')) {
+    id.remove_suffix(1);
+  }
   if (id.empty()) return {};
   std::string out;
   out.reserve(id.size() + 1);
