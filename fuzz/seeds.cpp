@@ -14,6 +14,8 @@
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/common/hash.h"
 
+#include <nlohmann/json.hpp>
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -53,6 +55,35 @@ struct Sink final : cmkwatch::collector::FramerSink {
   void OnError(const cmkwatch::collector::FrameError&) override {}
 };
 
+// Sample files often hold records inside other JSON (REST API examples under
+// responses.200.body, recorded HTTP cassettes under response.body): every
+// nested object that some parser recognizes becomes a seed too.
+void SeedNested(const nlohmann::json& j, const fs::path& root, int depth) {
+  if (depth > 12) return;
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    if (!s.empty() && (s.front() == '{' || s.front() == '[')) {
+      auto inner = nlohmann::json::parse(s, nullptr, false);
+      if (!inner.is_discarded()) SeedNested(inner, root, depth + 1);
+    }
+    return;
+  }
+  if (j.is_object() && depth > 0) {
+    const std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (text.size() <= 64 * 1024) {
+      if (auto f = cmkwatch::collector::DetectFormat(text); f.ok()) {
+        if (const char* t = TargetOf(*f)) {
+          Write(root / t, text);
+          Write(root / "parse_record", text);
+        }
+      }
+    }
+  }
+  if (j.is_object() || j.is_array()) {
+    for (const auto& item : j) SeedNested(item, root, depth + 1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +118,7 @@ int main(int argc, char** argv) {
       cmkwatch::collector::Framer framer(sink);
       framer.Feed(bytes);
       framer.Finish();
+      SeedNested(nlohmann::json::parse(bytes, nullptr, false), sink.root, 0);
       Write(sink.root / "reader", bytes);
       Write(sink.root / "framing", std::string(1, '\x07') + bytes);
       Write(sink.root / "text", bytes.substr(0, 256));
