@@ -19,8 +19,10 @@ constexpr char kInspectHelp[] = R"(usage: cmkwatch inspect [OPTIONS] PATH...
 Reads Azure log records and prints one normalized event per line (JSON Lines)
 on standard output.
 
-PATH is a file, a directory (read recursively, files in name order) or '-'
-for standard input. Files may be gzip-compressed (detected by content).
+PATH is a file, a directory or '-' for standard input. In a directory, files
+named *.json, *.jsonl or *.ndjson (optionally .gz) are read, recursively and
+in name order; hidden entries are skipped. Files may be gzip-compressed
+(detected by content).
 Accepted layouts: a JSON array, {"records":[...]} (Storage / Event Hubs),
 {"value":[...]} (ARM lists), {"data":[...]} (Resource Graph), JSON Lines
 (Storage PT1H.json), concatenated JSON documents; a UTF-8 BOM and CRLF line

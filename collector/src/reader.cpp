@@ -89,6 +89,20 @@ class ParsingSink final : public FramerSink {
   ReadStats& stats_;
 };
 
+// In a directory, only files named like log exports are read (a README or a
+// checksum file beside them is not a record source). Hidden entries are
+// skipped. Naming a file directly reads it whatever its name.
+bool LooksLikeLogFile(const fs::path& p) {
+  std::string name = p.filename().string();
+  if (name.empty() || name.front() == '.') return false;
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+  for (const char* ext : {".json", ".jsonl", ".ndjson"}) {
+    const size_t n = std::strlen(ext);
+    if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) return true;
+  }
+  return false;
+}
+
 bool IsGzip(std::string_view head) {
   return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b;
 }
@@ -266,7 +280,11 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
   for (fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end;
        !ec && it != end; it.increment(ec)) {
     std::error_code fec;
-    if (it->is_regular_file(fec)) files.push_back(it->path().string());
+    if (it->is_directory(fec) && it->path().filename().string().front() == '.') {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(fec) && LooksLikeLogFile(it->path())) files.push_back(it->path().string());
   }
   if (ec) return Status::IoError(std::string(path) + ": " + ec.message());
   std::sort(files.begin(), files.end());

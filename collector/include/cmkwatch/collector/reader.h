@@ -1,7 +1,8 @@
 // Reading files, directories and stdin into Events, with quarantine.
 //
 // ReadPath opens a file (gzip detected by its magic bytes, whatever the
-// name), every regular file under a directory (recursively, in name order),
+// name), the log files under a directory (recursively, in name order: names
+// ending .json, .jsonl or .ndjson, optionally .gz; hidden entries skipped),
 // or stdin for "-"; frames it (framing.h), parses each record (parse.h) and
 // hands the results to a RecordHandler. A record that cannot be framed or
 // parsed becomes a Quarantined entry with its location and reason; reading

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of cmkwatch from Debian 12
+# packages. Idempotent: does nothing when all are present; otherwise runs
+# `apt-get update` once and installs only what is missing. Nothing is
+# downloaded from anywhere but the configured Debian archive.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchains: gcc 12 builds and tests; clang 14 builds too and runs
+  # libFuzzer with ASan + UBSan (its runtime is in libclang-rt-14-dev)
+  g++ cmake make pkg-config clang libclang-rt-14-dev
+  # libraries
+  libsimdjson-dev      # hot-path JSON (on-demand API)
+  nlohmann-json3-dev   # configuration, reports, output
+  zlib1g-dev           # gzip'd exports
+  libssl-dev           # SHA-256 (event ids, hash chain), later TLS/HMAC
+  # tests and benchmarks
+  libgtest-dev libgmock-dev
+  # used by tests to make gzip fixtures on the fly
+  gzip
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "install-deps: missing ${missing[*]}; run as root or install sudo" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
