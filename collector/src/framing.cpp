@@ -384,6 +384,11 @@ void Framer::State::Scan(const char* chunk, size_t n, size_t readable_after) {
         --depth;
         if (rec != Rec::kNone && depth == rec_base) {
           const bool top = rec_base == 0;
+          if (c == ']' && rec != Rec::kBad) {
+            // An object closed by ']': the brackets inside do not match.
+            rec = Rec::kBad;
+            bad_reason = "record's brackets do not match ('{' closed by ']')";
+          }
           FinishRecord(chunk, i + 1, (n - i - 1) + readable_after);
           if (top && lines == Lines::kUnknown) lines = top_has_newline ? Lines::kNo : Lines::kYes;
         } else if (rec == Rec::kNone && list_depth > 0 && depth + 1 == list_depth) {

@@ -176,8 +176,28 @@ void SetResource(Event& event, std::string_view raw_id) {
 void ApplyKeyUri(Event& event, std::string_view uri, std::string_view vault_id) {
   auto parsed = ParseVaultUri(uri);
   if (!parsed) return;
+  // Request URIs (Key Vault audit requestUri) name an action after the
+  // version (".../keys/k/<version>/unwrapkey") or in its place
+  // ("/keys/k/unwrapkey", "/keys/k/create", "/deletedkeys/k/recover"); an
+  // action is not a version. Versions are 32 hex digits, so no action name
+  // can be mistaken for one.
+  static constexpr std::string_view kActions[] = {
+      "wrapkey", "unwrapkey", "encrypt", "decrypt", "sign",    "verify",         "release",
+      "create",  "import",    "rotate",  "backup",  "recover", "rotationpolicy", "versions"};
+  for (std::string_view action : kActions) {
+    if (parsed->version == action) {
+      parsed->version.clear();
+      break;
+    }
+  }
+  // Deleted keys/secrets/certificates (KeyPurge, KeyRecover) are the same objects.
+  if (parsed->collection.size() > 7 && parsed->collection.compare(0, 7, "deleted") == 0) {
+    parsed->collection.erase(0, 7);
+  }
   if (parsed->collection != "keys" && !parsed->collection.empty()) {
-    // Secrets and certificates: keep the vault, no key reference.
+    // Secrets and certificates: keep the vault, no key reference. Any other
+    // path (an ARM URL on the vault's control-plane host) names no object.
+    if (parsed->collection != "secrets" && parsed->collection != "certificates") return;
     if (!vault_id.empty() && !parsed->name.empty()) {
       const bool secret = parsed->collection == "secrets";
       event.resource_id = std::string(vault_id) + (secret ? "/secrets/" : "/certificates/") + parsed->name;
