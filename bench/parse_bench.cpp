@@ -42,6 +42,7 @@
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/collector/reader.h"
 #include "cmkwatch/common/event.h"
+#include "cmkwatch/common/event_json.h"
 
 namespace {
 
@@ -53,14 +54,21 @@ struct Options {
   int runs = 5;                   // timed runs per mode (best / median taken over these)
   double nlohmann_seconds = 1.0;  // the comparison's single run stops after this
   int cpu = -1;                   // pin to this CPU when >= 0
+  int show = 0;                   // print the first N normalized events of each file, untimed
 };
 
 constexpr const char* kUsage =
-    "usage: cmkwatch-bench-parse [--min-seconds S] [--runs N] [--nlohmann-seconds S] [--cpu N] FILE...\n"
+    "usage: cmkwatch-bench-parse [--min-seconds S] [--runs N] [--nlohmann-seconds S] [--cpu N] [--show N] FILE...\n"
     "\n"
     "Measures single-thread parse throughput of each JSON Lines FILE\n"
     "(made by cmkwatch-bench-gen): the ReadBuffer pipeline, ParseRecord alone,\n"
-    "and nlohmann::json for comparison. 1 MB = 1e6 bytes.\n";
+    "and nlohmann::json for comparison. 1 MB = 1e6 bytes.\n"
+    "\n"
+    "  --min-seconds S       timed seconds per mode and file, over all runs (3)\n"
+    "  --runs N              timed runs per mode; best and median are over these (5)\n"
+    "  --nlohmann-seconds S  length of the single nlohmann::json run (1)\n"
+    "  --cpu N               pin the thread to CPU N\n"
+    "  --show N              first print the first N events of each file as the parsers normalize them\n";
 
 // ---------------------------------------------------------------------------
 // Timing
@@ -408,6 +416,8 @@ bool ParseArgs(int argc, char** argv, Options& opt) {
         opt.nlohmann_seconds = value;
       } else if (arg == "--cpu") {
         opt.cpu = static_cast<int>(value);
+      } else if (arg == "--show") {
+        opt.show = static_cast<int>(value);
       } else {
         std::fprintf(stderr, "cmkwatch-bench-parse: unknown option %s\n%s", argv[i - 1], kUsage);
         return false;
@@ -461,6 +471,10 @@ int Run(const Options& opt) {
                 size, static_cast<double>(size) / 1e6,
                 records.empty() ? 0.0 : static_cast<double>(size) / static_cast<double>(records.size()),
                 format.c_str());
+    for (size_t i = 0; i < records.size() && i < static_cast<size_t>(opt.show); ++i) {
+      const auto event = collector::ParseRecord(collector::PaddedRecord{records[i]});
+      std::printf("  %s\n", event.ok() ? cmkwatch::EventToJson(*event).c_str() : event.status().ToString().c_str());
+    }
     std::fflush(stdout);
 
     const double file_bytes = static_cast<double>(size);

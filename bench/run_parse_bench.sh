@@ -6,8 +6,10 @@
 #   KV_RECORDS=100000 ACTIVITY_RECORDS=20000 bench/run_parse_bench.sh   a quick run
 #
 # Environment: KV_RECORDS, ACTIVITY_RECORDS, SEED (generator), JOBS (build
-# parallelism, default 2), KEEP_DATA=1 (keep the generated files), and
-# BENCH_ARGS (extra cmkwatch-bench-parse options, e.g. "--cpu 1 --runs 7").
+# parallelism, default 2), KEEP_DATA=1 (keep the generated files),
+# BENCH_ARGS (extra cmkwatch-bench-parse options, e.g. "--cpu 1 --runs 7"),
+# BUILD_DIR (build a Release tree there instead of the release preset's
+# build/release).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,9 +20,15 @@ activity_records="${ACTIVITY_RECORDS:-200000}"
 seed="${SEED:-0x636d6b7761746368}"
 jobs="${JOBS:-2}"
 
-cmake --preset release >/dev/null
-cmake --build --preset release -j"$jobs" --target cmkwatch-bench-gen cmkwatch-bench-parse
-bin="$root/build/release/bench"
+if [[ -n "${BUILD_DIR:-}" ]]; then
+  cmake -S "$root" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DCMKWATCH_BUILD_TESTS=OFF -DCMKWATCH_BUILD_BENCH=ON >/dev/null
+  cmake --build "$BUILD_DIR" -j"$jobs" --target cmkwatch-bench-gen cmkwatch-bench-parse
+  bin="$(cd "$BUILD_DIR" && pwd)/bench"
+else
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j"$jobs" --target cmkwatch-bench-gen cmkwatch-bench-parse
+  bin="$root/build/release/bench"
+fi
 
 mkdir -p "$root/build"
 data="$(mktemp -d "$root/build/bench-data.XXXXXX")"

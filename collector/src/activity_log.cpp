@@ -67,7 +67,12 @@ struct Record {
   std::string caller_ip;  // callerIpAddress / httpRequest.clientIpAddress
   std::string evidence_principal_id;
   std::string evidence_principal_type;
-  std::string_view properties_text;  // Log Analytics Properties column (JSON in a string)
+  // Log Analytics columns that hold JSON in a string. Read after the walk,
+  // and only when the same data did not also arrive as an object (Claims_d,
+  // Authorization_d, Properties_d), so a row's text copies cost nothing.
+  std::string_view claims_text, authorization_text, http_request_text, properties_text;
+  bool claims_object = false, authorization_object = false, http_request_object = false;
+  bool properties_object = false;
   BodySlot request, response;
   Actor actor;  // from claims
 };
@@ -251,27 +256,18 @@ Status ReadHttpRequest(od::object obj, Record& r) {
   return Status::Ok();
 }
 
-// A field that Log Analytics ships either as an object (Claims_d,
-// Authorization_d) or as JSON text in a string (Claims, Authorization,
-// HTTPRequest). Text is parsed at level 1 and fully consumed here, so
-// `read` must copy whatever it keeps.
+// A string column's JSON text (Claims, Authorization, HTTPRequest), parsed at
+// level 1 and fully consumed by `read`, which must copy what it keeps. Text
+// that is not JSON, or malformed, is the column's problem, not the record's:
+// whatever was read before the fault is kept.
 template <typename F>
-Status ObjectOrText(od::value v, const ParseLimits& limits, F&& read) {
-  if (IsString(v)) {
-    auto text = AsString(v);
-    if (!text) return Status::Ok();
-    auto embedded = EmbeddedJson::Parse(*text, 1, limits);
-    if (!embedded) return Status::Ok();  // not JSON: nothing to learn, not an error
-    od::object obj;
-    if (embedded->doc().get_object().get(obj)) return Status::Ok();
-    // Malformed JSON inside a string is the column's problem, not the
-    // record's: keep what was read.
-    (void)read(obj);
-    return Status::Ok();
-  }
+void ReadJsonText(std::string_view text, const ParseLimits& limits, F&& read) {
+  if (text.empty()) return;
+  auto embedded = EmbeddedJson::Parse(text, 1, limits);
+  if (!embedded) return;
   od::object obj;
-  if (v.get_object().get(obj)) return Status::Ok();
-  return read(obj);
+  if (embedded->doc().get_object().get(obj)) return;
+  (void)read(obj);
 }
 
 Status ReadBody(od::value v, int doc_level, const Record& r, const ParseLimits& limits, BodySlot& slot) {
@@ -387,29 +383,36 @@ Status ReadRecord(od::object root, const ParseLimits& limits, Record& r) {
         if (auto st = ReadIdentity(id, r); !st.ok()) return st;
       }
     } else if (KeyIs(key, "claims") || KeyIs(key, "Claims_d")) {
-      auto st = ObjectOrText(v, limits, [&](od::object o) {
-        ReadClaims(o, r.actor);
-        return Status::Ok();
-      });
-      if (!st.ok()) return st;
+      od::object obj;
+      if (IsString(v)) {
+        if (auto s = AsString(v)) r.claims_text = *s;
+      } else if (!v.get_object().get(obj)) {
+        r.claims_object = true;
+        ReadClaims(obj, r.actor);
+      }
     } else if (KeyIs(key, "authorization") || KeyIs(key, "Authorization_d")) {
-      if (auto st = ObjectOrText(v, limits, [&](od::object o) { return ReadAuthorization(o, r); }); !st.ok()) {
-        return st;
+      od::object obj;
+      if (IsString(v)) {
+        if (auto s = AsString(v)) r.authorization_text = *s;
+      } else if (!v.get_object().get(obj)) {
+        r.authorization_object = true;
+        if (auto st = ReadAuthorization(obj, r); !st.ok()) return st;
       }
     } else if (KeyIs(key, "httpRequest")) {
-      if (auto st = ObjectOrText(v, limits, [&](od::object o) { return ReadHttpRequest(o, r); }); !st.ok()) {
-        return st;
+      od::object obj;
+      if (IsString(v)) {
+        if (auto s = AsString(v)) r.http_request_text = *s;
+      } else if (!v.get_object().get(obj)) {
+        r.http_request_object = true;
+        if (auto st = ReadHttpRequest(obj, r); !st.ok()) return st;
       }
     } else if (KeyIs(key, "properties") || KeyIs(key, "Properties_d")) {
+      od::object obj;
       if (IsString(v)) {
-        // Read after the walk, when the operation is known, so that its
-        // bodies are parsed only when needed.
         if (auto s = AsString(v)) r.properties_text = *s;
-      } else {
-        od::object props;
-        if (!v.get_object().get(props)) {
-          if (auto st = ReadProperties(props, 0, limits, r); !st.ok()) return st;
-        }
+      } else if (!v.get_object().get(obj)) {
+        r.properties_object = true;
+        if (auto st = ReadProperties(obj, 0, limits, r); !st.ok()) return st;
       }
     }
   }
@@ -497,15 +500,27 @@ Result<Event> ParseActivityLogDoc(od::document& doc, std::string_view raw, const
   Record r;
   if (auto st = ReadRecord(*root, limits, r); !st.ok()) return st;
 
-  // The Properties column, now that the operation is known. Its text lives
-  // in the level-0 document; it is parsed at level 1 and its bodies at 2.
+  // Log Analytics string columns, one after another at level 1. Properties
+  // goes last: its bodies stay views into level 1 until they are parsed (at
+  // level 2), and by then the operation is known, so they are parsed only
+  // when needed.
+  if (!r.claims_object) {
+    ReadJsonText(r.claims_text, limits, [&](od::object o) {
+      ReadClaims(o, r.actor);
+      return Status::Ok();
+    });
+  }
+  if (!r.authorization_object) {
+    ReadJsonText(r.authorization_text, limits, [&](od::object o) { return ReadAuthorization(o, r); });
+  }
+  if (!r.http_request_object) {
+    ReadJsonText(r.http_request_text, limits, [&](od::object o) { return ReadHttpRequest(o, r); });
+  }
   std::optional<EmbeddedJson> properties_doc;
-  if (!r.properties_text.empty()) {
+  if (!r.properties_object && !r.properties_text.empty()) {
     properties_doc = EmbeddedJson::Parse(r.properties_text, 1, limits);
     od::object props;
     if (properties_doc && !properties_doc->doc().get_object().get(props)) {
-      // A malformed column is not fatal: the row's own columns still say
-      // what happened.
       (void)ReadProperties(props, 1, limits, r);
     }
   }

@@ -1,6 +1,8 @@
 #include "cmkwatch/collector/reader.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -55,13 +57,17 @@ class Inflater {
 // Frames, parses and routes one stream's records to the handler.
 class ParsingSink final : public FramerSink {
  public:
-  ParsingSink(std::string_view path, const ReadOptions& options, RecordHandler& handler, ReadStats& stats)
-      : path_(path), options_(options), handler_(handler), stats_(stats) {}
+  ParsingSink(std::string_view path, const ReadOptions& options, RecordHandler& handler, ReadStats& stats,
+              int64_t snapshot_time)
+      : path_(path), options_(options), handler_(handler), stats_(stats), snapshot_time_(snapshot_time) {}
 
   void OnRecord(const FramedRecord& record) override {
     auto result = ParseRecord(record.record, options_.format, options_.limits);
     if (result.ok()) {
       ++stats_.events;
+      // An inventory snapshot (az ... show) that names no time of its own
+      // describes the resource as of when the file was written.
+      if (result->source == Source::kInventory && result->time == 0) result->time = snapshot_time_;
       handler_.OnEvent(std::move(result).value(), RecordLocation{path_, record.offset, record.line});
       return;
     }
@@ -87,7 +93,23 @@ class ParsingSink final : public FramerSink {
   const ReadOptions& options_;
   RecordHandler& handler_;
   ReadStats& stats_;
+  int64_t snapshot_time_;
 };
+
+int64_t NowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// When the file was last written; now for pipes and memory.
+int64_t SnapshotTimeOf(int fd) {
+  struct stat st {};
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+  return NowNs();
+}
 
 // In a directory, only files named like log exports are read (a README or a
 // checksum file beside them is not a record source). Hidden entries are
@@ -216,8 +238,8 @@ Status InflateInto(ByteSource& src, std::string head, Framer& framer, ParsingSin
 }
 
 Status ReadStream(ByteSource& src, std::string_view path, const ReadOptions& options, RecordHandler& handler,
-                  ReadStats& stats) {
-  ParsingSink sink(path, options, handler, stats);
+                  ReadStats& stats, int64_t snapshot_time) {
+  ParsingSink sink(path, options, handler, stats, snapshot_time);
   FramerOptions framer_options;
   framer_options.max_record_bytes = options.limits.max_record_bytes;
   framer_options.max_depth = options.limits.max_depth;
@@ -256,7 +278,7 @@ Status ReadOneFile(const std::string& path, const ReadOptions& options, RecordHa
   UniqueFd owner(fd);
   ++stats.files;
   FdSource src(fd);
-  return ReadStream(src, path, options, handler, stats);
+  return ReadStream(src, path, options, handler, stats, SnapshotTimeOf(fd));
 }
 
 }  // namespace
@@ -265,7 +287,7 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
   if (path == "-") {
     ++stats.files;
     FdSource src(STDIN_FILENO);
-    return ReadStream(src, "-", options, handler, stats);
+    return ReadStream(src, "-", options, handler, stats, SnapshotTimeOf(STDIN_FILENO));
   }
   std::error_code ec;
   const fs::path p(path);
@@ -301,7 +323,7 @@ Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptio
   ++stats.files;
   if (!IsGzip(bytes) && readable_after >= kPadding) {
     // In place: the framer hands out views into the caller's buffer.
-    ParsingSink sink(name, options, handler, stats);
+    ParsingSink sink(name, options, handler, stats, NowNs());
     FramerOptions framer_options;
     framer_options.max_record_bytes = options.limits.max_record_bytes;
     framer_options.max_depth = options.limits.max_depth;
@@ -312,7 +334,7 @@ Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptio
     return Status::Ok();
   }
   MemorySource src(bytes);
-  return ReadStream(src, name, options, handler, stats);
+  return ReadStream(src, name, options, handler, stats, NowNs());
 }
 
 }  // namespace cmkwatch::collector

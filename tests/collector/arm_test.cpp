@@ -564,7 +564,9 @@ TEST(ArmTest, TruncatedRecordsNeverCrash) {
     const std::string record = test::ReadFileOrFail(test::FixtureFile(fixture));
     for (size_t n = 0; n < record.size(); ++n) {
       auto r = ParseRecord(std::string_view(record).substr(0, n), Format::kArm);
-      if (!r.ok()) EXPECT_FALSE(r.status().message().empty());
+      if (!r.ok()) {
+        EXPECT_FALSE(r.status().message().empty());
+      }
     }
   }
 }

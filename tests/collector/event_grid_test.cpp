@@ -285,7 +285,9 @@ TEST(EventGridTest, TruncatedRecordsNeverCrash) {
     for (const auto& record : test::SplitRecords(test::ReadFileOrFail(test::FixtureFile(fixture)))) {
       for (size_t n = 0; n < record.size(); ++n) {
         auto r = ParseRecord(std::string_view(record).substr(0, n), Format::kEventGrid);
-        if (!r.ok()) EXPECT_FALSE(r.status().message().empty());
+        if (!r.ok()) {
+          EXPECT_FALSE(r.status().message().empty());
+        }
       }
     }
   }

@@ -7,6 +7,10 @@
 // hands the results to a RecordHandler. A record that cannot be framed or
 // parsed becomes a Quarantined entry with its location and reason; reading
 // goes on with the next record. Only I/O failures stop a file.
+//
+// Inventory snapshots that carry no time of their own (an `az keyvault show`
+// output has none) get the file's modification time, or the current time
+// for stdin and memory buffers: they describe the resource as of then.
 #pragma once
 
 #include <cstdint>
