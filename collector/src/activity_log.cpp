@@ -443,7 +443,7 @@ std::optional<Changes> BodyChanges(BodySlot& slot, const ArmContext& ctx, const 
 
 // Picks the resource id: resourceId, then _ResourceId, then the REST id,
 // then the authorization scope, then properties.entity.
-std::string_view ChooseResource(const Record& r, std::optional<RestId>& rest) {
+std::string_view ChooseResource(const Record& r, const std::optional<RestId>& rest) {
   if (!r.resource_id.empty()) return r.resource_id;
   if (!r.la_resource_id.empty()) return r.la_resource_id;
   if (rest && !rest->resource.empty()) return rest->resource;
@@ -540,7 +540,7 @@ Result<Event> ParseActivityLogDoc(od::document& doc, std::string_view raw, const
   SetResource(event, resource);
 
   std::string access_policy_operation;
-  if (IsAccessPolicyWrite(event.operation) || AccessPolicyKindOf(event.resource_id).size() > 0) {
+  if (IsAccessPolicyWrite(event.operation) || !AccessPolicyKindOf(event.resource_id).empty()) {
     // ".../vaults/<v>/accessPolicies/<kind>": the change is to the vault.
     access_policy_operation = std::string(AccessPolicyKindOf(event.resource_id));
     if (access_policy_operation.empty()) {
