@@ -274,7 +274,11 @@ Result<Event> ParseEventGridDoc(od::document& doc, std::string_view raw, const P
     } else if (KeyIs(key, "eventTime") || KeyIs(key, "time")) {
       env.time_seen = true;
       env.time = AsTime(v);
-      if (!env.time) env.bad_time = Excerpt(v.raw_json_token());
+      if (!env.time) {
+        // The token of an object or array is only its opening bracket.
+        const std::string_view token = v.raw_json_token();
+        env.bad_time = StartsWith(token, "{") ? "(an object)" : StartsWith(token, "[") ? "(an array)" : Excerpt(token);
+      }
     } else if (KeyIs(key, "specversion")) {
       env.cloud_events = true;
     } else if (KeyIs(key, "data")) {
