@@ -105,7 +105,8 @@ constexpr std::string_view kKeyPrefix = "keyProperties_";
 std::string_view StripTypeSuffix(std::string_view name) {
   if (name.size() > 2 && name[name.size() - 2] == '_') {
     switch (name.back()) {
-      case 's': case 'd': case 'g': case 'b': case 't': return name.substr(0, name.size() - 2);
+      case 's': case 'd': case 'g': case 'b': case 't':
+      case 'S': case 'D': case 'G': case 'B': case 'T': return name.substr(0, name.size() - 2);
       default: break;
     }
   }

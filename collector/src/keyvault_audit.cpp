@@ -141,7 +141,8 @@ const FieldTable<Field>& Fields() {
   return table;
 }
 
-// Nesting of properties inside properties we follow; real records have one.
+// How deep we follow properties / keyProperties / attributes inside each
+// other; real records nest two deep. Bounds the walk's recursion.
 constexpr int kMaxPropertiesDepth = 3;
 
 std::string_view TrimSpace(std::string_view s) {
@@ -399,6 +400,7 @@ class Walker {
         });
       // Key.
       case Field::kAttributes:
+        if (depth >= kMaxPropertiesDepth) break;
         return Nested(v, level, copy, [&](od::value inner, int lvl, bool cp) {
           od::object obj;
           if (inner.get_object().get(obj)) return Status::Ok();
@@ -611,13 +613,12 @@ bool NamesObject(std::string_view uri) {
   uri = TrimSpace(uri);
   if (!StartsWithName(uri, kScheme)) return false;
   uri.remove_prefix(kScheme.size());
-  const size_t end = uri.find_first_of("?#");
-  if (end != std::string_view::npos) uri = uri.substr(0, end);
   const size_t slash = uri.find('/');
   if (slash == std::string_view::npos) return false;
   int segments = 0;
   bool in_segment = false;
   for (char c : uri.substr(slash)) {
+    if (c == '?' || c == '#') break;
     if (c == '/') {
       in_segment = false;
     } else if (!in_segment) {

@@ -128,7 +128,8 @@ TEST(AzureDiagnosticsTest, AllStringsVaultPatchRow) {
   const auto rows = DiagRows();
   ASSERT_EQ(rows.size(), 6u);
   // The fixture row really is all strings, as az monitor log-analytics query prints.
-  for (const auto& [name, value] : nlohmann::json::parse(rows[2]).items()) {
+  const auto row = nlohmann::json::parse(rows[2]);
+  for (const auto& [name, value] : row.items()) {
     EXPECT_TRUE(value.is_string()) << name;
   }
   const Event e = ParseOrFail(rows[2], "azurediagnostics");

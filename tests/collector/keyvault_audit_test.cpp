@@ -473,7 +473,9 @@ TEST(KeyVaultAuditTest, FieldNamesIgnoreCase) {
 
 TEST(KeyVaultAuditTest, PrettyPrintedRecordKeepsItsId) {
   const std::string compact = ExportedRecords().at(0);
-  const std::string pretty = nlohmann::json::parse(compact).dump(2);
+  // ordered_json keeps the field order; only whitespace differs.
+  const std::string pretty = nlohmann::ordered_json::parse(compact).dump(2);
+  ASSERT_NE(compact, pretty);
   EXPECT_EQ(ParseOrFail(compact, "kvaudit").id, ParseOrFail(pretty, "kvaudit").id);
 }
 
@@ -515,15 +517,19 @@ TEST(KeyVaultAuditTest, OtherCategoriesAndTablesAreUnsupported) {
   EXPECT_TRUE(r.status().IsUnsupported()) << r.status().ToString();
 }
 
-TEST(KeyVaultAuditTest, MalformedEmbeddedJsonIsIgnoredNotFatal) {
-  // A dynamic column whose text is not JSON says nothing; the row still parses.
-  const std::string r = R"({"TimeGenerated":"2025-03-14T08:00:00Z","OperationName":"VaultGet","Type":"AZKVAuditLogs",)"
-                        R"("_ResourceId":")" + kVaultId +
-                        R"(","Identity":"{not json","NetworkAcls":"","Properties":"[1,2"})";
-  const Event e = ParseOrFail(r, "kvaudit");
+TEST(KeyVaultAuditTest, DynamicColumnText) {
+  const std::string head = R"({"TimeGenerated":"2025-03-14T08:00:00Z","OperationName":"VaultGet","Type":"AZKVAuditLogs",)"
+                           R"("_ResourceId":")" + kVaultId + R"(",)";
+  // Text that is not JSON (az CLI prints absent dynamic values as "") says nothing.
+  const Event e = ParseOrFail(head + R"("Identity":"","NetworkAcls":"n/a","Properties":"null"})", "kvaudit");
   EXPECT_EQ(e.resource_id, kVaultId);
   EXPECT_TRUE(e.actor.empty());
   EXPECT_TRUE(e.changes.empty());
+  // Broken JSON text is a broken record, as at the top level.
+  auto r = collector::ParseRecord(head + R"("Properties":"{\"id\" \"x\"}"})", Format::kKeyVaultAudit);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("malformed JSON"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace
