@@ -13,6 +13,7 @@ PACKAGES=(
   libsimdjson-dev      # hot-path JSON (on-demand API)
   nlohmann-json3-dev   # configuration, reports, output
   zlib1g-dev           # gzip'd exports
+  libxxhash-dev        # XXH3-128 event ids (header-only use)
   libssl-dev           # SHA-256 (event ids, hash chain), later TLS/HMAC
   # tests and benchmarks
   libgtest-dev libgmock-dev

@@ -598,7 +598,8 @@ Result<Event> ParseActivityLogDoc(od::document& doc, std::string_view raw, const
   // Id: the source's own (eventDataId, also inside REST ids), else a hash.
   std::string_view data_id = r.event_data_id;
   if (data_id.empty() && rest) data_id = rest->event_data_id;
-  event.id = data_id.empty() ? HashEventId(Source::kActivityLog, raw) : AsciiLower(data_id);
+  // Without eventDataId, parse.cpp derives the id from the record bytes.
+  if (!data_id.empty()) event.id = AsciiLower(data_id);
   event.raw.assign(raw);
   return event;
 }

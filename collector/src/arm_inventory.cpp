@@ -203,7 +203,7 @@ Result<Event> ParseArmDoc(od::document& doc, std::string_view raw, const ParseLi
 
   Event event;
   event.source = Source::kInventory;
-  event.id = HashEventId(Source::kInventory, raw);
+  // The id is derived from the record bytes by parse.cpp.
   event.time = extras.Time();
   event.outcome = Outcome::kSucceeded;
 

@@ -36,6 +36,7 @@ Result<Format> DetectFormatDoc(od::document& doc) {
   bool time_generated = false, flattened = false, resource_provider = false, la_dynamic = false;
   bool time = false, operation_name = false, operation_object = false, event_timestamp = false;
   bool arm_id = false, properties = false, key_bundle = false;
+  bool lower_category = false;  // "category", as exports spell it (rows say "Category")
   std::string category, la_type, first_keys;
   int seen = 0;
   for (auto field : *root) {
@@ -69,6 +70,7 @@ Result<Format> DetectFormatDoc(od::document& doc) {
       la_dynamic = true;
     } else if (KeyIs(key, "category")) {
       if (auto s = AsString(v)) category = std::string(*s);
+      lower_category = key == "category";
     } else if (key == "time") {
       time = true;
     } else if (key == "operationName") {
@@ -87,6 +89,14 @@ Result<Format> DetectFormatDoc(od::document& doc) {
       key_bundle = true;
     } else if (EndsWithColumnSuffix(key)) {
       flattened = true;
+    }
+    // Decisive signatures end the walk early: detection runs on every record.
+    if (event_type && (event_time || data_version)) return Format::kEventGrid;
+    if (specversion && type_key) return Format::kEventGrid;
+    if (lower_category && time && EqualsIgnoreCase(category, "AuditEvent")) return Format::kKeyVaultAudit;
+    if (lower_category && time && operation_name && !category.empty() && !time_generated &&
+        !EqualsIgnoreCase(category, "AuditEvent")) {
+      return Format::kActivityLog;
     }
   }
   if (event_type && (event_time || data_version)) return Format::kEventGrid;

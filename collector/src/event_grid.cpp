@@ -313,7 +313,8 @@ Result<Event> ParseEventGridDoc(od::document& doc, std::string_view raw, const P
   event.source = Source::kEventGrid;
   // Azure's own GUID, unprefixed: the same event delivered twice (Event Grid
   // retries) must dedup to one.
-  event.id = !env.id.empty() ? env.id : HashEventId(Source::kEventGrid, raw);
+  // Without an id of its own, parse.cpp derives one from the record bytes.
+  if (!env.id.empty()) event.id = env.id;
   event.time = *env.time;
   if (StartsWith(env.type, kKeyVaultPrefix)) {
     ApplyKeyVault(env, data, event);

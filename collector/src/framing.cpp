@@ -73,6 +73,7 @@ struct Framer::State {
   std::string carry;  // record bytes from earlier chunks
   uint64_t rec_bytes = 0;
   bool oversize = false, too_deep = false;
+  bool rec_has_space = false;  // whitespace outside strings inside the record
   std::string bad_reason;
 
   KeyState key_state = KeyState::kIdle;
@@ -102,6 +103,7 @@ struct Framer::State {
     carry.clear();
     rec_bytes = 0;
     oversize = too_deep = false;
+    rec_has_space = false;
     bad_reason.clear();
   }
 
@@ -185,6 +187,7 @@ struct Framer::State {
     FramedRecord out;
     out.offset = rec_offset;
     out.line = rec_line;
+    out.record.compact = !rec_has_space;
     if (rec_in_chunk && readable_after >= kPadding) {
       out.record.bytes = std::string_view(chunk + rec_chunk_pos, end_pos - rec_chunk_pos);
       rec_in_chunk = false;
@@ -295,8 +298,10 @@ void Framer::State::Scan(const char* chunk, size_t n, size_t readable_after) {
       case ' ':
       case '\t':
       case '\r':
+        rec_has_space = true;
         break;
       case '\n':
+        rec_has_space = true;
         ++line;
         if (depth > 0) top_has_newline = true;
         if (lines == Lines::kYes && depth > 0) {

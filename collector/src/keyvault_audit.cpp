@@ -674,7 +674,7 @@ Result<Event> BuildAuditEvent(AuditFields& f, std::string_view raw) {
   }
 
   Event e;
-  e.id = HashEventId(Source::kKeyVaultAudit, raw);
+  // Audit records carry no id: parse.cpp derives it from the record bytes.
   e.source = Source::kKeyVaultAudit;
   e.time = *f.time;
   SetResource(e, f.resource_id);

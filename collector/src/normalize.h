@@ -37,10 +37,11 @@ std::string CanonicalKty(std::string_view kty);
 std::string CanonicalIdentityType(std::string_view type);
 std::string CanonicalKeySource(std::string_view source);
 
-// "<source>:" + 32 hex digits of SHA-256 over the record with whitespace
+// "<source>:" + 32 hex digits of XXH3-128 over the record with whitespace
 // outside strings removed (so pretty-printed and one-line copies of a record
-// share an id).
-std::string HashEventId(Source source, std::string_view record);
+// share an id). `compact` promises there is no such whitespace (the framer
+// knows), which skips the minify pass.
+std::string HashEventId(Source source, std::string_view record, bool compact = false);
 
 // Trims, lower-cases and sorts/uniques a permission list in place.
 void NormalizePermissions(std::vector<std::string>& perms);

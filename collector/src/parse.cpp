@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "normalize.h"
 #include "parsers.h"
 
 namespace cmkwatch::collector {
@@ -20,7 +21,7 @@ Status CheckSize(std::string_view bytes, const ParseLimits& limits) {
   return Status::Ok();
 }
 
-Result<Event> Dispatch(od::document& doc, Format format, std::string_view raw, const ParseLimits& limits) {
+Result<Event> DispatchFormat(od::document& doc, Format format, std::string_view raw, const ParseLimits& limits) {
   switch (format) {
     case Format::kActivityLog: return internal::ParseActivityLogDoc(doc, raw, limits);
     case Format::kKeyVaultAudit: return internal::ParseKeyVaultAuditDoc(doc, raw, limits);
@@ -30,6 +31,19 @@ Result<Event> Dispatch(od::document& doc, Format format, std::string_view raw, c
     case Format::kAuto: break;
   }
   return Status::Internal("no parser for format auto");
+}
+
+// Records without an id of their own get one from their bytes, here in one
+// place for every format.
+Result<Event> WithId(Result<Event> result, PaddedRecord record) {
+  if (result.ok() && result->id.empty()) {
+    result->id = internal::HashEventId(result->source, record.bytes, record.compact);
+  }
+  return result;
+}
+
+Result<Event> Dispatch(od::document& doc, Format format, PaddedRecord record, const ParseLimits& limits) {
+  return WithId(DispatchFormat(doc, format, record.bytes, limits), record);
 }
 
 template <typename F>
@@ -88,7 +102,7 @@ Result<Event> ParseRecord(PaddedRecord record, Format format, const ParseLimits&
       chosen = *detected;
       doc.rewind();
     }
-    return Dispatch(doc, chosen, record.bytes, limits);
+    return Dispatch(doc, chosen, record, limits);
   });
 }
 
@@ -100,7 +114,7 @@ Result<Event> ParseRecord(std::string_view record, Format format, const ParseLim
 #define CMKWATCH_PUBLIC_PARSER(Name)                                                              \
   Result<Event> Name(PaddedRecord record, const ParseLimits& limits) {                            \
     return OpenAndRun(record, limits,                                                             \
-                      [&](od::document& doc) { return internal::Name##Doc(doc, record.bytes, limits); }); \
+                      [&](od::document& doc) { return WithId(internal::Name##Doc(doc, record.bytes, limits), record); }); \
   }
 CMKWATCH_PUBLIC_PARSER(ParseActivityLog)
 CMKWATCH_PUBLIC_PARSER(ParseKeyVaultAudit)

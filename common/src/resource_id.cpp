@@ -118,9 +118,13 @@ std::optional<VaultUri> ParseVaultUri(std::string_view uri) {
     return std::nullopt;
   }
   uri.remove_prefix(kScheme.size());
-  // Drop query and fragment.
-  const size_t q = uri.find_first_of("?#");
-  if (q != std::string_view::npos) uri = uri.substr(0, q);
+  // Drop query and fragment (one pass; find_first_of searches per character).
+  for (size_t i = 0; i < uri.size(); ++i) {
+    if (uri[i] == '?' || uri[i] == '#') {
+      uri = uri.substr(0, i);
+      break;
+    }
+  }
   size_t slash = uri.find('/');
   std::string_view host = uri.substr(0, slash);
   const size_t colon = host.find(':');

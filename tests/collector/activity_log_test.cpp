@@ -72,6 +72,7 @@ std::vector<std::string> KeyPerms(std::initializer_list<const char*> perms) {
 // Corpus (real, public files; read in place).
 
 TEST(ActivityLogCorpus, OtelAdministrativeExportSchema) {
+  CMK_REQUIRE_CORPUS();
   const auto path = CorpusFile("otel-collector-contrib/administrative-log.json");
   const auto records = SplitRecords(ReadFileOrFail(path));
   ASSERT_EQ(records.size(), 2u);
@@ -115,6 +116,7 @@ TEST(ActivityLogCorpus, OtelAdministrativeExportSchema) {
 }
 
 TEST(ActivityLogCorpus, OtelAdministrativeAutoDetected) {
+  CMK_REQUIRE_CORPUS();
   const auto records = SplitRecords(ReadFileOrFail(CorpusFile("otel-collector-contrib/administrative-log.json")));
   ASSERT_FALSE(records.empty());
   for (const auto& record : records) {
@@ -124,6 +126,7 @@ TEST(ActivityLogCorpus, OtelAdministrativeAutoDetected) {
 }
 
 TEST(ActivityLogCorpus, RestSchemaFilteredExample) {
+  CMK_REQUIRE_CORPUS();
   const auto body = JsonAt(CorpusFile("azure-rest-api-specs/monitor/GetActivityLogsFiltered.json"), "/responses/200/body");
   const auto records = SplitRecords(body);
   ASSERT_EQ(records.size(), 1u);
@@ -148,6 +151,7 @@ TEST(ActivityLogCorpus, RestSchemaFilteredExample) {
 }
 
 TEST(ActivityLogCorpus, CloudCustodianEventtypesResponse) {
+  CMK_REQUIRE_CORPUS();
   const std::string text =
       ReadFileOrFail(CorpusFile("cloud-custodian/FunctionalActionsTagsTest.test_autotag_user_and_date.json"));
   auto cassette = nlohmann::json::parse(text, nullptr, false);

@@ -102,6 +102,7 @@ const Event* FindByKeyName(const std::vector<Event>& events, std::string_view na
 // --- Azure REST API examples ------------------------------------------------
 
 TEST(ArmTest, GetVaultExample) {
+  CMK_REQUIRE_CORPUS();
   Event e = ParseExample("azure-rest-api-specs/keyvault/getVault.json");
   EXPECT_EQ(e.source, Source::kInventory);
   EXPECT_EQ(e.id.rfind("inventory:", 0), 0u) << e.id;
@@ -127,6 +128,7 @@ TEST(ArmTest, GetVaultExample) {
 }
 
 TEST(ArmTest, CreateVaultWithNetworkAclsExample) {
+  CMK_REQUIRE_CORPUS();
   for (const char* status : {"/responses/200/body", "/responses/201/body"}) {
     SCOPED_TRACE(status);
     Event e = ParseExample("azure-rest-api-specs/keyvault/createVaultWithNetworkAcls.json", status);
@@ -138,6 +140,7 @@ TEST(ArmTest, CreateVaultWithNetworkAclsExample) {
 }
 
 TEST(ArmTest, AccessPoliciesAddIsAnIncrementalChangeOfTheVault) {
+  CMK_REQUIRE_CORPUS();
   Event e = ParseExample("azure-rest-api-specs/keyvault/updateAccessPoliciesAdd.json");
   EXPECT_EQ(e.operation, "microsoft.keyvault/vaults/accesspolicies/read");
   EXPECT_EQ(e.resource_id,
@@ -153,6 +156,7 @@ TEST(ArmTest, AccessPoliciesAddIsAnIncrementalChangeOfTheVault) {
 }
 
 TEST(ArmTest, CreateKeyExample) {
+  CMK_REQUIRE_CORPUS();
   Event e = ParseExample("azure-rest-api-specs/keyvault/createKey.json");
   EXPECT_EQ(e.operation, "microsoft.keyvault/vaults/keys/read");
   EXPECT_EQ(e.resource_id,
@@ -171,6 +175,7 @@ TEST(ArmTest, CreateKeyExample) {
 }
 
 TEST(ArmTest, CognitiveServicesAccountWithCmkExample) {
+  CMK_REQUIRE_CORPUS();
   for (const char* status : {"/responses/200/body", "/responses/201/body"}) {
     SCOPED_TRACE(status);
     Event e = ParseExample("azure-rest-api-specs/cognitiveservices/CreateAccount.json", status);
@@ -191,6 +196,7 @@ TEST(ArmTest, CognitiveServicesAccountWithCmkExample) {
 }
 
 TEST(ArmTest, EncryptionScopeParsesAsOtherResource) {
+  CMK_REQUIRE_CORPUS();
   // An account's encryption scope carries its own keyVaultProperties
   // (with identityClientId) directly under properties. The Event model has
   // no place for per-scope CMK yet, so it is inventoried as kOther without
@@ -207,6 +213,7 @@ TEST(ArmTest, EncryptionScopeParsesAsOtherResource) {
 }
 
 TEST(ArmTest, MachineLearningWorkspaceWithCmkExample) {
+  CMK_REQUIRE_CORPUS();
   Event e = ParseExample("azure-rest-api-specs/machinelearningservices/Workspace_create.json");
   EXPECT_EQ(e.operation, "microsoft.machinelearningservices/workspaces/read");
   EXPECT_EQ(e.resource_kind, ResourceKind::kMlWorkspace);
@@ -229,6 +236,7 @@ TEST(ArmTest, MachineLearningWorkspaceWithCmkExample) {
 // --- Cloud Custodian cassettes (real Azure responses) ------------------------
 
 TEST(ArmTest, CassetteVaultsWithAccessPoliciesAndFirewall) {
+  CMK_REQUIRE_CORPUS();
   auto events = ParseCassette("cloud-custodian/KeyVaultTest.test_update_access_policy.json");
   ASSERT_GE(events.size(), 7u);  // 5 listed vaults, the accessPolicies PUT, the GET
 
@@ -279,6 +287,7 @@ TEST(ArmTest, CassetteVaultsWithAccessPoliciesAndFirewall) {
 }
 
 TEST(ArmTest, CassetteWhitelistSkipsGraphObjects) {
+  CMK_REQUIRE_CORPUS();
   auto events = ParseCassette("cloud-custodian/KeyVaultTest.test_whitelist.json");
   ASSERT_EQ(events.size(), 2u);  // vault list + vault GET; the AAD Graph user is not inventory
   for (const auto& e : events) {
@@ -290,6 +299,7 @@ TEST(ArmTest, CassetteWhitelistSkipsGraphObjects) {
 }
 
 TEST(ArmTest, CassetteDataPlaneKeyBundles) {
+  CMK_REQUIRE_CORPUS();
   auto events = ParseCassette("cloud-custodian/KeyVaultKeyTest.test_key_vault_keys_type.json");
   const std::string host = "cckeyvault1yghq6zt4ewg2e.vault.azure.net";
 
@@ -320,6 +330,7 @@ TEST(ArmTest, CassetteDataPlaneKeyBundles) {
 }
 
 TEST(ArmTest, CassetteKeyUpdateAndRotation) {
+  CMK_REQUIRE_CORPUS();
   auto update = ParseCassette("cloud-custodian/KeyVaultKeyTest.test_key_vault_key_update_action.json");
   const Event* before = FindByKeyName(update, "test", false);
   const Event* after = FindByKeyName(update, "test", true);
@@ -343,6 +354,7 @@ TEST(ArmTest, CassetteKeyUpdateAndRotation) {
 }
 
 TEST(ArmTest, CassetteAiFoundryAccountWithMicrosoftManagedKey) {
+  CMK_REQUIRE_CORPUS();
   auto events = ParseCassette("cloud-custodian/AIFoundryProjectTest.ai-foundry-projects.json");
   ASSERT_EQ(events.size(), 2u);
   const Event& account = events[0];
@@ -362,6 +374,7 @@ TEST(ArmTest, CassetteAiFoundryAccountWithMicrosoftManagedKey) {
 }
 
 TEST(ArmTest, CassetteCognitiveServicesAndMlWorkspace) {
+  CMK_REQUIRE_CORPUS();
   auto cog = ParseCassette("cloud-custodian/CognitiveServiceTest.test_find_by_name.json");
   ASSERT_EQ(cog.size(), 1u);
   ASSERT_TRUE(cog[0].changes.account.has_value());

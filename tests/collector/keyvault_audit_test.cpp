@@ -118,6 +118,7 @@ void ExpectSameAudit(const Event& a, const Event& b, const std::string& what) {
 // --- The one real sample: the Key Vault logging docs page. ---
 
 TEST(KeyVaultAuditTest, DocsSampleRecord) {
+  CMK_REQUIRE_CORPUS();
   const std::string md = ReadFileOrFail(CorpusFile("microsoftdocs-azure-docs/key-vault_general_logging.md"));
   const size_t open = md.find("```json");
   ASSERT_NE(open, std::string::npos);
@@ -157,6 +158,7 @@ TEST(KeyVaultAuditTest, DocsSampleRecord) {
 // --- AZKVAuditLogs: every column of the table schema. ---
 
 TEST(KeyVaultAuditTest, AzkvRowWithAllSchemaColumns) {
+  CMK_REQUIRE_CORPUS();
   const auto schema = nlohmann::json::parse(ReadFileOrFail(CorpusFile("azure-sentinel/schemas/AZKVAuditLogs.json")));
   ASSERT_EQ(schema.at("Name"), "AZKVAuditLogs");
   nlohmann::json row = nlohmann::json::object();

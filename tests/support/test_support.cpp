@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -10,7 +11,20 @@
 
 namespace cmkwatch::test {
 
-std::filesystem::path CorpusDir() { return CMKWATCH_CORPUS_DIR; }
+std::filesystem::path CorpusDir() {
+  if (const char* env = std::getenv("CMKWATCH_CORPUS_DIR"); env != nullptr && *env != '\0') return env;
+  return CMKWATCH_CORPUS_DIR;
+}
+
+bool CorpusAvailable() {
+  std::error_code ec;
+  return std::filesystem::is_directory(CorpusDir(), ec);
+}
+
+bool RunningUnderCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && *ci != '\0' && std::string_view(ci) != "false";
+}
 std::filesystem::path FixturesDir() { return CMKWATCH_FIXTURES_DIR; }
 std::filesystem::path CorpusFile(std::string_view relative) { return CorpusDir() / relative; }
 std::filesystem::path FixtureFile(std::string_view relative) { return FixturesDir() / relative; }

@@ -12,11 +12,31 @@
 
 namespace cmkwatch::test {
 
-// ../shared/corpus (read in place, never copied) and tests/fixtures.
+// ../shared/corpus (read in place, never copied; CMKWATCH_CORPUS_DIR in the
+// environment overrides) and tests/fixtures.
 std::filesystem::path CorpusDir();
 std::filesystem::path FixturesDir();
 std::filesystem::path CorpusFile(std::string_view relative);
 std::filesystem::path FixtureFile(std::string_view relative);
+
+// Whether the shared corpus is there, and whether we run under CI (CI set
+// to anything but "false"), where it must be.
+bool CorpusAvailable();
+bool RunningUnderCi();
+
+// First statement of a test that reads the shared corpus: where the corpus
+// is not beside the checkout (a user's machine) the test is skipped with a
+// message saying so; under CI, where it always is, its absence fails.
+#define CMK_REQUIRE_CORPUS()                                                                     \
+  do {                                                                                           \
+    if (!::cmkwatch::test::CorpusAvailable()) {                                                  \
+      if (::cmkwatch::test::RunningUnderCi()) {                                                  \
+        FAIL() << "shared corpus missing at " << ::cmkwatch::test::CorpusDir();                  \
+      }                                                                                          \
+      GTEST_SKIP() << "shared corpus not found at " << ::cmkwatch::test::CorpusDir()             \
+                   << " (set CMKWATCH_CORPUS_DIR)";                                              \
+    }                                                                                            \
+  } while (0)
 
 // Whole file as bytes; fails the current test (ADD_FAILURE) and returns ""
 // when it cannot be read.

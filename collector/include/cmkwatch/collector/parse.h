@@ -48,6 +48,9 @@ struct ParseLimits {
 inline constexpr size_t kPadding = 64;
 struct PaddedRecord {
   std::string_view bytes;
+  // The framer saw no whitespace outside strings, so the bytes are already
+  // in the canonical form event ids are computed from (no minify needed).
+  bool compact = false;
 };
 
 // Which parser fits a record, from its top-level field names. Unsupported

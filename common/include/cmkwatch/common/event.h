@@ -173,8 +173,9 @@ struct Changes {
 struct Event {
   // Stable id, used for dedup: the source's own id where it has one
   // (Event Grid id, Activity Log eventDataId), else "<source>:" + 32 hex
-  // digits of SHA-256 over the record with insignificant whitespace removed,
-  // so the same record framed differently gets the same id.
+  // digits of XXH3-128 over the record with insignificant whitespace
+  // removed, so the same record framed differently gets the same id. (Why
+  // not SHA-256: see HashEventId in collector/src/normalize.cpp.)
   std::string id;
   Source source = Source::kActivityLog;
   int64_t time = 0;  // ns since the Unix epoch, UTC
