@@ -74,6 +74,8 @@ struct Framer::State {
   uint64_t rec_bytes = 0;
   bool oversize = false, too_deep = false;
   bool rec_has_space = false;  // whitespace outside strings inside the record
+  bool too_long_string = false;
+  uint64_t string_start = 0;  // stream offset of the open string's quote
   std::string bad_reason;
 
   KeyState key_state = KeyState::kIdle;
@@ -103,6 +105,7 @@ struct Framer::State {
     carry.clear();
     rec_bytes = 0;
     oversize = too_deep = false;
+    too_long_string = false;
     rec_has_space = false;
     bad_reason.clear();
   }
@@ -175,6 +178,13 @@ struct Framer::State {
       Error(rec_offset, rec_line,
             "record of " + std::to_string(rec_bytes) + " bytes exceeds the " +
                 std::to_string(options.max_record_bytes) + "-byte limit; skipped");
+      carry.clear();
+      return;
+    }
+    if (too_long_string) {
+      Error(rec_offset, rec_line,
+            "record holds a string longer than the " + std::to_string(options.max_string_bytes) +
+                "-byte limit; skipped");
       carry.clear();
       return;
     }
@@ -264,6 +274,7 @@ void Framer::State::Scan(const char* chunk, size_t n, size_t readable_after) {
       const char c = chunk[i];
       if (c == '"') {
         in_string = false;
+        if (base + i - string_start > options.max_string_bytes && rec != Rec::kNone) too_long_string = true;
         if (key_state == KeyState::kInKey) key_state = KeyState::kAfterKey;
         ++i;
         continue;
@@ -325,6 +336,7 @@ void Framer::State::Scan(const char* chunk, size_t n, size_t readable_after) {
           Error(base + i, line, "list element is not a JSON object");
         }
         in_string = true;
+        string_start = base + i;
         if (rec == Rec::kCandidate && depth == 1 && key_state == KeyState::kExpectKey) {
           key_state = KeyState::kInKey;
           key_len = 0;

@@ -108,6 +108,11 @@ Result<Event> ParseRecord(PaddedRecord record, Format format, const ParseLimits&
 
 Result<Event> ParseRecord(std::string_view record, Format format, const ParseLimits& limits) {
   if (auto st = CheckSize(record, limits); !st.ok()) return st;
+  // Records from files and streams had their depth checked by the framer;
+  // bytes handed straight to this entry point have not.
+  if (internal::ScanDepth(record, limits.max_depth) > limits.max_depth) {
+    return Status::LimitExceeded("record nests deeper than " + std::to_string(limits.max_depth) + " levels");
+  }
   return ParseRecord(Pad(record), format, limits);
 }
 

@@ -243,6 +243,7 @@ Status ReadStream(ByteSource& src, std::string_view path, const ReadOptions& opt
   FramerOptions framer_options;
   framer_options.max_record_bytes = options.limits.max_record_bytes;
   framer_options.max_depth = options.limits.max_depth;
+  framer_options.max_string_bytes = options.limits.max_string_bytes;
   Framer framer(sink, framer_options);
 
   std::vector<char> buf(options.chunk_bytes + kPadding);
@@ -327,6 +328,7 @@ Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptio
     FramerOptions framer_options;
     framer_options.max_record_bytes = options.limits.max_record_bytes;
     framer_options.max_depth = options.limits.max_depth;
+  framer_options.max_string_bytes = options.limits.max_string_bytes;
     Framer framer(sink, framer_options);
     stats.bytes += bytes.size();
     framer.Feed(bytes, readable_after);

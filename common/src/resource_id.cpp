@@ -30,8 +30,10 @@ void ForEachSegment(std::string_view path, F&& f) {
 }  // namespace
 
 std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
+  // Sized once and filled in a loop the compiler vectorizes: ids are
+  // lower-cased for every event.
+  std::string out(s.size(), '\0');
+  for (size_t i = 0; i < s.size(); ++i) out[i] = Lower(s[i]);
   return out;
 }
 
@@ -51,10 +53,10 @@ std::string CanonicalResourceId(std::string_view id) {
     id.remove_suffix(1);
   }
   if (id.empty()) return {};
-  std::string out;
-  out.reserve(id.size() + 1);
-  if (id.front() != '/') out.push_back('/');
-  for (char c : id) out.push_back(Lower(c));
+  const size_t lead = id.front() == '/' ? 0 : 1;
+  std::string out(id.size() + lead, '/');
+  char* dst = out.data() + lead;
+  for (size_t i = 0; i < id.size(); ++i) dst[i] = Lower(id[i]);
   return out;
 }
 

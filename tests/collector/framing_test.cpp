@@ -210,3 +210,22 @@ TEST(Framing, RecordsHandedOutInPlaceHavePadding) {
 
 }  // namespace
 }  // namespace cmkwatch::collector
+
+namespace cmkwatch::collector {
+namespace {
+
+TEST(Framing, OverlongStringIsReported) {
+  FramerOptions options;
+  options.max_string_bytes = 64;
+  const std::string in = "{\"a\":\"short\"}\n{\"b\":\"" + std::string(200, 'y') + "\"}\n{\"c\":1}\n";
+  for (size_t chunk : {size_t{0}, size_t{5}}) {
+    auto out = Frame(in, chunk, options);
+    ASSERT_EQ(out.records.size(), 2u);
+    ASSERT_EQ(out.errors.size(), 1u);
+    EXPECT_EQ(out.errors[0].line, 2u);
+    EXPECT_NE(out.errors[0].reason.find("64-byte limit"), std::string::npos) << out.errors[0].reason;
+  }
+}
+
+}  // namespace
+}  // namespace cmkwatch::collector

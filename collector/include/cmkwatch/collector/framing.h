@@ -15,7 +15,10 @@
 //
 // Records are handed out with their byte offset and 1-based line in the
 // stream. Memory stays bounded by max_record_bytes however long a line is: a
-// record that grows past the limit is skipped to its end and reported.
+// record that grows past the limit is skipped to its end and reported, and
+// so is one that nests deeper than max_depth or holds a string longer than
+// max_string_bytes. These are the limits every record from a file or stream
+// meets before any parser sees it.
 //
 // Recovery, so that one bad record costs only itself:
 //  * a raw newline inside a string ends the broken record there;
@@ -37,6 +40,7 @@ namespace cmkwatch::collector {
 struct FramerOptions {
   size_t max_record_bytes = size_t{4} << 20;
   size_t max_depth = 64;
+  size_t max_string_bytes = size_t{1} << 20;  // one JSON string, escapes included
 };
 
 struct FramedRecord {

@@ -59,7 +59,8 @@ Result<Format> DetectFormat(std::string_view record, const ParseLimits& limits =
 
 // Detects (for kAuto) and parses. This is what readers call.
 Result<Event> ParseRecord(PaddedRecord record, Format format = Format::kAuto, const ParseLimits& limits = {});
-// Same, for bytes without padding (copies them once).
+// Same, for bytes without padding (copies them once). Also checks the
+// nesting depth, which the framer checks for records it hands out.
 Result<Event> ParseRecord(std::string_view record, Format format = Format::kAuto, const ParseLimits& limits = {});
 
 // One parser per format; each accepts only its own format.
