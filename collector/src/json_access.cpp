@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "cmkwatch/common/time.h"
 
@@ -171,19 +172,24 @@ bool IsArray(od::value v) {
 
 size_t ScanDepth(std::string_view json, size_t stop_at) {
   size_t depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
+  const char* const data = json.data();
+  const size_t n = json.size();
+  for (size_t i = 0; i < n; ++i) {
+    const char c = data[i];
     if (c == '"') {
-      in_string = true;
+      // Jump over the string: to the next quote not escaped by an odd run
+      // of backslashes (memchr beats a byte loop on long bodies).
+      size_t j = i + 1;
+      for (;;) {
+        const void* q = std::memchr(data + j, '"', n - j);
+        if (q == nullptr) return max_depth;
+        const size_t at = static_cast<size_t>(static_cast<const char*>(q) - data);
+        size_t slashes = 0;
+        while (at - slashes > i + 1 && data[at - slashes - 1] == '\\') ++slashes;
+        j = at + 1;
+        if (slashes % 2 == 0) break;
+      }
+      i = j - 1;
     } else if (c == '{' || c == '[') {
       if (++depth > max_depth) {
         max_depth = depth;

@@ -37,14 +37,6 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
 std::string CanonicalResourceId(std::string_view id) {
   // Trailing '/' and whitespace in any mix, so canonicalizing is idempotent.
   id = Trim(id);

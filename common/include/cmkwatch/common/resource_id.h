@@ -16,7 +16,17 @@ std::string CanonicalResourceId(std::string_view id);
 
 // ASCII lower case.
 std::string AsciiLower(std::string_view s);
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// Inline: parsers compare every field name they meet this way.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] | 0x20) : a[i];
+    const char y = (b[i] >= 'A' && b[i] <= 'Z') ? static_cast<char>(b[i] | 0x20) : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
 
 // The id of the Key Vault vault an id is inside ("/subscriptions/../vaults/v"
 // for ".../vaults/v/keys/k/versions/1" or ".../vaults/v/accesspolicies/add"),
