@@ -57,4 +57,9 @@ std::vector<std::string> SplitRecords(std::string_view json_text);
 // the test with the parser's message when it does not parse.
 Event ParseOrFail(std::string_view record, std::string_view format = "auto");
 
+// The same event expressed in two forms (e.g. exported AuditEvent vs a Log
+// Analytics row): every normalized field a rule reads must match. Compared
+// one by one so a failure names the field; `what` labels the pair.
+void ExpectSameNormalized(const Event& a, const Event& b, const std::string& what);
+
 }  // namespace cmkwatch::test
