@@ -325,7 +325,7 @@ class Walker {
           // A Log Analytics row names its table.
           f_.log_analytics = true;
           auto s = AsString(v);
-          if (s && !s->empty() && !SameName(*s, "AZKVAuditLogs")) {
+          if (s && !s->empty() && !EqualsIgnoreCase(*s, "AZKVAuditLogs")) {
             return Status::Unsupported("a Log Analytics " + std::string(s->substr(0, 40)) +
                                        " row is not an AZKVAuditLogs row or a Key Vault AuditEvent");
           }
@@ -472,7 +472,7 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "identity");
       od::value cv;
       if (auto err = field.value().get(cv)) return JsonError(err, "identity");
-      if (SameName(name, "claim") || SameName(name, "claims")) {
+      if (EqualsIgnoreCase(name, "claim") || EqualsIgnoreCase(name, "claims")) {
         od::object claims;
         if (!cv.get_object().get(claims)) ReadClaims(claims, f_.actor);
       } else if (auto s = AsString(cv)) {
@@ -492,20 +492,20 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "networkAcls");
       od::value av;
       if (auto err = field.value().get(av)) return JsonError(err, "networkAcls");
-      if (SameName(name, "defaultAction")) {
+      if (EqualsIgnoreCase(name, "defaultAction")) {
         if (auto s = AsString(av); s && !s->empty()) {
           acls.default_action = CanonicalEnum(*s, {"Allow", "Deny"});
           seen = true;
         }
-      } else if (SameName(name, "bypass")) {
+      } else if (EqualsIgnoreCase(name, "bypass")) {
         if (auto s = AsString(av); s && !s->empty()) {
           acls.bypass = CanonicalEnum(*s, {"AzureServices", "None"});
           seen = true;
         }
-      } else if (SameName(name, "ipRules")) {
+      } else if (EqualsIgnoreCase(name, "ipRules")) {
         acls.ip_rules = CountList(av);
         seen = true;
-      } else if (SameName(name, "virtualNetworkRules")) {
+      } else if (EqualsIgnoreCase(name, "virtualNetworkRules")) {
         acls.virtual_network_rules = CountList(av);
         seen = true;
       }
@@ -544,16 +544,16 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "access policy");
       od::value pv;
       if (auto err = field.value().get(pv)) return JsonError(err, "access policy");
-      std::string* target = SameName(name, "objectId")        ? &p.object_id
-                            : SameName(name, "tenantId")      ? &p.tenant_id
-                            : SameName(name, "applicationId") ? &p.application_id
+      std::string* target = EqualsIgnoreCase(name, "objectId")        ? &p.object_id
+                            : EqualsIgnoreCase(name, "tenantId")      ? &p.tenant_id
+                            : EqualsIgnoreCase(name, "applicationId") ? &p.application_id
                                                               : nullptr;
       if (target != nullptr) {
         if (auto s = AsString(pv); s && !TrimSpace(*s).empty()) {
           *target = AsciiLower(TrimSpace(*s));
           seen = true;
         }
-      } else if (SameName(name, "permissions")) {
+      } else if (EqualsIgnoreCase(name, "permissions")) {
         auto st = Nested(pv, level, false, [&](od::value inner, int, bool) {
           od::object perms;
           if (inner.get_object().get(perms)) return Status::Ok();
@@ -562,7 +562,7 @@ class Walker {
             if (auto err = FieldName(pf, pname)) return JsonError(err, "access policy permissions");
             od::value lv;
             if (auto err = pf.value().get(lv)) return JsonError(err, "access policy permissions");
-            if (SameName(pname, "keys")) p.key_permissions = ReadList(lv);
+            if (EqualsIgnoreCase(pname, "keys")) p.key_permissions = ReadList(lv);
           }
           return Status::Ok();
         });
@@ -657,7 +657,7 @@ void SetAccessPolicyOperation(VaultChanges& vault) {
 
 Result<Event> BuildAuditEvent(AuditFields& f, std::string_view raw) {
   const AuditNames& names = f.names;
-  if (!f.category.empty() && !SameName(f.category, "AuditEvent")) {
+  if (!f.category.empty() && !EqualsIgnoreCase(f.category, "AuditEvent")) {
     return Status::Unsupported(std::string(names.form) + " has category '" + std::string(f.category.substr(0, 60)) +
                                "', not AuditEvent");
   }

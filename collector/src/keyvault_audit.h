@@ -24,21 +24,8 @@
 
 namespace cmkwatch::collector::internal {
 
-// ASCII case-insensitive equality, inline: field names are compared for every
-// field of every record.
-inline bool SameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 inline bool StartsWithName(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && SameName(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
 
 // A field's name without unescaping it. Azure's field names carry no escapes,
@@ -77,7 +64,7 @@ class FieldTable {
   Id Find(std::string_view name) const {
     if (name.size() >= kMaxName) return none_;
     for (const Entry& e : buckets_[name.size()]) {
-      if (SameName(name, e.name)) return e.id;
+      if (EqualsIgnoreCase(name, e.name)) return e.id;
     }
     return none_;
   }
