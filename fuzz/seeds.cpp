@@ -13,6 +13,7 @@
 #include "cmkwatch/collector/framing.h"
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/common/hash.h"
+#include "cmkwatch/common/wire.h"
 
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,14 @@ struct Sink final : cmkwatch::collector::FramerSink {
   size_t records = 0;
   void OnRecord(const cmkwatch::collector::FramedRecord& r) override {
     const std::string_view bytes = r.record.bytes;
+    // A wire batch carrying the parsed event seeds the wire decoder.
+    if (auto e = cmkwatch::collector::ParseRecord(bytes); e.ok()) {
+      cmkwatch::wire::Batch batch;
+      batch.collector_id = "seed";
+      batch.sequence = records;
+      batch.events.push_back(std::move(e).value());
+      Write(root / "wire", cmkwatch::wire::EncodeBatch(batch));
+    }
     Write(root / "parse_record", bytes);
     Write(root / "detect", bytes);
     if (auto f = cmkwatch::collector::DetectFormat(bytes); f.ok()) {
@@ -95,7 +104,7 @@ int main(int argc, char** argv) {
   sink.root = argv[1];
   // Every target gets a directory, even when no sample has its format.
   for (const char* t : {"activity_log", "keyvault_audit", "azure_diagnostics", "event_grid", "arm", "parse_record",
-                        "detect", "framing", "reader", "text"}) {
+                        "detect", "framing", "reader", "text", "wire"}) {
     fs::create_directories(sink.root / t);
   }
   size_t files = 0;

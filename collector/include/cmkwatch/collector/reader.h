@@ -30,13 +30,9 @@ struct RecordLocation {
   uint64_t line = 1;
 };
 
-struct Quarantined {
-  std::string path;
-  uint64_t offset = 0;
-  uint64_t line = 1;
-  std::string format_guess;  // the format tried, or "unknown"
-  std::string reason;        // for a human: what is wrong and which limit
-};
+// What a reader reports for a record it could not use (common's type, so it
+// travels over the wire unchanged).
+using Quarantined = QuarantineEntry;
 
 class RecordHandler {
  public:

@@ -193,6 +193,18 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+// A record that could not be read: where it was, what it looked like, and
+// why, in words an operator understands. Quarantined records travel and are
+// stored like events; nothing is dropped silently.
+struct QuarantineEntry {
+  std::string path;          // file, "-" for stdin, or the source's name
+  uint64_t offset = 0;       // byte offset in the (decompressed) stream
+  uint64_t line = 1;         // 1-based line of that byte
+  std::string format_guess;  // the format tried, or "unknown"
+  std::string reason;
+  bool operator==(const QuarantineEntry&) const = default;
+};
+
 // Kind of an ARM resource id (already canonical), from its provider/type path.
 ResourceKind KindOfResourceId(std::string_view canonical_id);
 
