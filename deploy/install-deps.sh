@@ -14,7 +14,9 @@ PACKAGES=(
   nlohmann-json3-dev   # configuration, reports, output
   zlib1g-dev           # gzip'd exports
   libxxhash-dev        # XXH3-128 event ids (header-only use)
-  libssl-dev           # SHA-256 (event ids, hash chain), later TLS/HMAC
+  libssl-dev           # SHA-256 (timeline hash chain), later TLS/HMAC
+  libsqlite3-dev       # timeline, collector spool
+  libzmq3-dev          # collector → analyzer transport
   # tests and benchmarks
   libgtest-dev libgmock-dev
   # used by tests to make gzip fixtures on the fly

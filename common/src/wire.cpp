@@ -431,6 +431,12 @@ std::string EncodeBatch(const Batch& batch) {
   return w.Take();
 }
 
+std::string EncodeEvent(const Event& event) {
+  Writer w;
+  PutEvent(w, event);
+  return w.Take();
+}
+
 std::string EncodeAck(const Ack& ack) {
   Writer w;
   Header(w, MessageType::kAck);

@@ -57,6 +57,9 @@ struct Ack {
 };
 
 std::string EncodeBatch(const Batch& batch);
+// One event alone, in the same canonical encoding: the bytes the analyzer's
+// per-resource hash chain covers (raw record included).
+std::string EncodeEvent(const Event& event);
 std::string EncodeAck(const Ack& ack);
 
 // The type of a message, after checking its header and size.
