@@ -149,9 +149,13 @@ std::optional<EmbeddedJson> EmbeddedJson::Parse(std::string_view text, int level
   if (text.empty() || (text.front() != '{' && text.front() != '[')) return std::nullopt;
   if (text.size() > limits.max_string_bytes) return std::nullopt;
   if (ScanDepth(text, limits.max_depth) > limits.max_depth) return std::nullopt;
+  if (level < 0 || level >= kLevels) return std::nullopt;
+  thread_local std::array<std::string, kLevels> t_buffers;
+  std::string& buffer = t_buffers[static_cast<size_t>(level)];
+  buffer.assign(text);
+  buffer.append(kPadding, ' ');
   EmbeddedJson out;
-  out.buffer_ = simdjson::padded_string(text);
-  auto doc = OpenDoc(std::string_view(out.buffer_.data(), out.buffer_.size()), level);
+  auto doc = OpenDoc(std::string_view(buffer.data(), text.size()), level);
   if (!doc.ok()) return std::nullopt;
   out.doc_ = *doc;
   return out;

@@ -48,6 +48,10 @@ std::optional<int64_t> AsTime(od::value v);                       // RFC 3339 st
 // JSON text that Azure ships inside a string (requestbody, Properties
 // columns, _claim_names). Unescapes it into a padded buffer owned by the
 // returned object, then parses at `level`.
+//
+// The padded copy lives in a per-thread buffer of `level`, reused like that
+// level's parser (a body per Activity Log record would otherwise cost an
+// allocation each): valid until the same level is parsed again.
 class EmbeddedJson {
  public:
   // Empty/none when the text is empty or not JSON object/array text.
@@ -55,7 +59,6 @@ class EmbeddedJson {
   od::document& doc() { return *doc_; }
 
  private:
-  simdjson::padded_string buffer_;
   od::document* doc_ = nullptr;
 };
 
