@@ -14,5 +14,6 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitQuarantined = 3;
 
 int Inspect(const std::vector<std::string_view>& args);
+int Keygen(const std::vector<std::string_view>& args);
 
 }  // namespace cmkwatch::cli

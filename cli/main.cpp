@@ -17,6 +17,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"inspect", cmkwatch::cli::Inspect, "parse Azure log files and print normalized events as JSON Lines"},
+    {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -2,8 +2,16 @@
 
 #include <zmq.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <fstream>
+#include <vector>
+#include <sstream>
 
 namespace cmkwatch::transport {
 namespace {
@@ -32,6 +40,9 @@ class Message {
   zmq_msg_t msg_;
 };
 
+constexpr size_t kZ85KeyChars = 40;
+constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
+
 Status ZmqError(std::string_view what) {
   return Status::IoError(std::string(what) + ": " + zmq_strerror(zmq_errno()));
 }
@@ -51,12 +62,33 @@ Status Configure(void* socket, const LinkOptions& o, bool server) {
     return st;
   }
   if (auto st = SetOption(socket, ZMQ_SNDHWM, o.send_high_water_mark, "send high-water mark"); !st.ok()) return st;
+  if (server && o.server_curve) {
+    if (auto st = SetOption(socket, ZMQ_CURVE_SERVER, 1, "curve server"); !st.ok()) return st;
+    const std::string& sk = o.server_curve->server.secret_key;
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, sk.c_str(), sk.size()) != 0) return ZmqError("server secret key");
+    // A ZAP domain makes libzmq consult our handler for every connection.
+    if (zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, "cmkwatch", 8) != 0) return ZmqError("ZAP domain");
+  }
+  if (!server && o.client_curve) {
+    const ClientCurve& c = *o.client_curve;
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, c.server_public_key.c_str(), c.server_public_key.size()) != 0 ||
+        zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, c.client.public_key.c_str(), c.client.public_key.size()) != 0 ||
+        zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, c.client.secret_key.c_str(), c.client.secret_key.size()) != 0) {
+      return ZmqError("client CURVE keys");
+    }
+  }
   if (server) {
     if (auto st = SetOption(socket, ZMQ_MAXMSGSIZE, o.max_message_bytes, "max message size"); !st.ok()) return st;
     // Sending to a vanished peer fails loudly instead of vanishing.
     if (auto st = SetOption(socket, ZMQ_ROUTER_MANDATORY, 1, "router mandatory"); !st.ok()) return st;
   }
   return Status::Ok();
+}
+
+bool ValidKey(const std::string& key) {
+  if (key.size() != kZ85KeyChars) return false;
+  uint8_t bin[32];
+  return zmq_z85_decode(bin, key.c_str()) != nullptr;
 }
 
 // Polls one socket for input.
@@ -72,6 +104,48 @@ Result<bool> WaitReadable(void* socket, int timeout_ms) {
 
 }  // namespace
 
+Result<KeyPair> GenerateKeyPair() {
+  char pub[kZ85KeyChars + 1] = {};
+  char sec[kZ85KeyChars + 1] = {};
+  if (zmq_curve_keypair(pub, sec) != 0) return ZmqError("generating a CURVE key pair");
+  return KeyPair{pub, sec};
+}
+
+Status WriteKeyPair(const std::string& prefix, const KeyPair& keys) {
+  auto write = [](const std::string& path, const std::string& text, mode_t mode) -> Status {
+    // O_EXCL: never overwrite a key; the mode applies from creation on.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) return Status::IoError(path + ": " + std::strerror(errno));
+    const std::string line = text + "\n";
+    const ssize_t n = ::write(fd, line.data(), line.size());
+    const bool ok = n == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return Status::IoError(path + ": write failed");
+    return Status::Ok();
+  };
+  if (auto st = write(prefix + ".key_secret", keys.secret_key, 0600); !st.ok()) return st;
+  return write(prefix + ".key", keys.public_key, 0644);
+}
+
+Result<std::string> ReadKeyFile(const std::string& path, bool secret) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound(path + ": " + std::strerror(errno));
+  if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::InvalidArgument(path + ": secret key is readable by group or others (chmod 600 it)");
+  }
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string key = ss.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  while (!key.empty() && (key.front() == ' ' || key.front() == '\n')) key.erase(0, 1);
+  if (!ValidKey(key)) {
+    // Never echo the content: it may be a secret.
+    return Status::InvalidArgument(path + ": not a 40-character Z85 CURVE key");
+  }
+  return key;
+}
+
 bool IsLocalEndpoint(std::string_view e) {
   if (e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0) return true;
   if (e.rfind("tcp://", 0) != 0) return false;
@@ -81,7 +155,42 @@ bool IsLocalEndpoint(std::string_view e) {
 
 struct Server::Impl {
   ContextPtr ctx;
+  SocketPtr zap;  // REP on inproc://zeromq.zap.01, bound before the ROUTER
   SocketPtr socket;
+  std::map<std::string, std::string> allowed;  // Z85 client key → collector id
+  uint64_t refused = 0;
+
+  // Answers one ZAP request (RFC 27): admit allowlisted CURVE keys only,
+  // with the collector id as the User-Id every later message carries.
+  Status AnswerZap() {
+    std::vector<std::string> frames;
+    for (;;) {
+      Message m;
+      if (zmq_msg_recv(m.get(), zap.get(), 0) < 0) return ZmqError("receiving ZAP request");
+      frames.push_back(m.str());
+      if (!m.more() || frames.size() > 16) break;
+    }
+    std::string status = "400", text = "unknown client key", user;
+    if (frames.size() >= 7 && frames[0] == "1.0" && frames[5] == "CURVE" && frames[6].size() == 32) {
+      char z85[kZ85KeyChars + 1] = {};
+      zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(frames[6].data()), 32);
+      auto it = allowed.find(z85);
+      if (it != allowed.end()) {
+        status = "200";
+        text = "OK";
+        user = it->second;
+      }
+    }
+    if (status != "200") ++refused;
+    const std::string request_id = frames.size() > 1 ? frames[1] : "";
+    const std::string reply[] = {"1.0", request_id, status, text, user, ""};
+    for (size_t i = 0; i < 6; ++i) {
+      if (zmq_send(zap.get(), reply[i].data(), reply[i].size(), i < 5 ? ZMQ_SNDMORE : 0) < 0) {
+        return ZmqError("answering ZAP request");
+      }
+    }
+    return Status::Ok();
+  }
 };
 
 Server::Server(std::unique_ptr<Impl> impl, std::string endpoint)
@@ -89,7 +198,7 @@ Server::Server(std::unique_ptr<Impl> impl, std::string endpoint)
 Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::Bind(const std::string& endpoint, const LinkOptions& options) {
-  if (!IsLocalEndpoint(endpoint)) {
+  if (!options.server_curve && !IsLocalEndpoint(endpoint)) {
     return Status::InvalidArgument("refusing to bind " + endpoint +
                                    " without CURVE keys: events would cross the network in plaintext "
                                    "(use ipc:// or a loopback address, or configure keys)");
@@ -97,6 +206,21 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& endpoint, const 
   auto impl = std::make_unique<Impl>();
   impl->ctx.reset(zmq_ctx_new());
   if (!impl->ctx) return ZmqError("creating ZeroMQ context");
+  if (options.server_curve) {
+    const ServerCurve& c = *options.server_curve;
+    if (!ValidKey(c.server.public_key) || !ValidKey(c.server.secret_key)) {
+      return Status::InvalidArgument("server CURVE keys are not 40-character Z85 keys");
+    }
+    for (const auto& [key, id] : c.allowed_clients) {
+      if (!ValidKey(key)) return Status::InvalidArgument("allowlisted key for collector '" + id + "' is not a Z85 key");
+      if (id.empty()) return Status::InvalidArgument("allowlisted key without a collector id");
+    }
+    impl->allowed = c.allowed_clients;
+    impl->zap.reset(zmq_socket(impl->ctx.get(), ZMQ_REP));
+    if (!impl->zap) return ZmqError("creating ZAP socket");
+    if (auto st = SetOption(impl->zap.get(), ZMQ_LINGER, 0, "linger"); !st.ok()) return st;
+    if (zmq_bind(impl->zap.get(), kZapEndpoint) != 0) return ZmqError("binding ZAP handler");
+  }
   impl->socket.reset(zmq_socket(impl->ctx.get(), ZMQ_ROUTER));
   if (!impl->socket) return ZmqError("creating ROUTER socket");
   if (auto st = Configure(impl->socket.get(), options, true); !st.ok()) return st;
@@ -107,10 +231,30 @@ Result<std::unique_ptr<Server>> Server::Bind(const std::string& endpoint, const 
   return std::unique_ptr<Server>(new Server(std::move(impl), std::string(actual)));
 }
 
+uint64_t Server::refused_clients() const { return impl_->refused; }
+
 Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
-  auto ready = WaitReadable(impl_->socket.get(), timeout_ms);
-  if (!ready.ok()) return ready.status();
-  if (!*ready) return std::optional<Incoming>();
+  // Serve ZAP requests while waiting for data, until the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  for (;;) {
+    zmq_pollitem_t items[2] = {{impl_->socket.get(), 0, ZMQ_POLLIN, 0}, {impl_->zap.get(), 0, ZMQ_POLLIN, 0}};
+    const int n_items = impl_->zap ? 2 : 1;
+    long wait = -1;
+    if (timeout_ms >= 0) {
+      wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (wait < 0) wait = 0;
+    }
+    const int rc = zmq_poll(items, n_items, wait);
+    if (rc < 0 && zmq_errno() == EINTR) continue;
+    if (rc < 0) return ZmqError("poll");
+    if (n_items == 2 && (items[1].revents & ZMQ_POLLIN) != 0) {
+      if (auto st = impl_->AnswerZap(); !st.ok()) return st;
+    }
+    if ((items[0].revents & ZMQ_POLLIN) != 0) break;
+    if (rc == 0 || (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline)) {
+      return std::optional<Incoming>();
+    }
+  }
   // ROUTER delivers [routing id][body]; anything else is dropped whole.
   Message id, body;
   if (zmq_msg_recv(id.get(), impl_->socket.get(), 0) < 0) return ZmqError("receiving routing id");
@@ -124,7 +268,13 @@ Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
     if (!rest.more()) break;
   }
   if (extra) return Status::Corruption("message with more than one body frame from a peer");
-  return std::optional<Incoming>(Incoming{id.str(), body.str()});
+  // The User-Id our ZAP handler gave this connection: the collector id its
+  // key is allowlisted for.
+  std::string user;
+  if (impl_->zap) {
+    if (const char* u = zmq_msg_gets(body.get(), "User-Id")) user = u;
+  }
+  return std::optional<Incoming>(Incoming{id.str(), body.str(), std::move(user)});
 }
 
 Status Server::Send(const std::string& peer, std::string_view body) {
@@ -146,6 +296,12 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Connect(const std::string& endpoint, const LinkOptions& options) {
+  if (options.client_curve) {
+    const ClientCurve& c = *options.client_curve;
+    if (!ValidKey(c.server_public_key) || !ValidKey(c.client.public_key) || !ValidKey(c.client.secret_key)) {
+      return Status::InvalidArgument("client CURVE keys are not 40-character Z85 keys");
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->ctx.reset(zmq_ctx_new());
   if (!impl->ctx) return ZmqError("creating ZeroMQ context");

@@ -133,3 +133,32 @@ TEST(InspectCli, HelpDocumentsFormatsAndExitCodes) {
 
 }  // namespace
 }  // namespace cmkwatch
+
+namespace cmkwatch {
+namespace {
+
+TEST(KeygenCli, WritesAPrivateKeyPairAndNeverOverwrites) {
+  const fs::path dir = fs::temp_directory_path() / ("cmkwatch-keygen-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string prefix = (dir / "collector-1").string();
+  const std::string cmd = std::string(CMKWATCH_CLI) + " keygen " + prefix + " >" + (dir / "out").string() + " 2>&1";
+  int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string secret = test::ReadFileOrFail(prefix + ".key_secret");
+  const std::string pub = test::ReadFileOrFail(prefix + ".key");
+  EXPECT_EQ(secret.size(), 41u);  // 40 Z85 characters and a newline
+  EXPECT_EQ(pub.size(), 41u);
+  EXPECT_EQ(fs::status(prefix + ".key_secret").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  const std::string out = test::ReadFileOrFail(dir / "out");
+  EXPECT_NE(out.find(pub.substr(0, 40)), std::string::npos);
+  EXPECT_EQ(out.find(secret.substr(0, 40)), std::string::npos) << "secret key printed";
+  status = std::system(cmd.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1) << "an existing key pair must not be overwritten";
+  EXPECT_EQ(test::ReadFileOrFail(prefix + ".key_secret"), secret);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cmkwatch

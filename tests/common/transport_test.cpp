@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 
 #include "cmkwatch/common/wire.h"
 
@@ -137,6 +139,193 @@ TEST(Transport, ClientWithoutAnalyzerReportsBackPressure) {
   auto r = (*client)->Receive(50);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->has_value());
+}
+
+}  // namespace
+}  // namespace cmkwatch::transport
+
+// ---- CURVE and the ZAP allowlist ------------------------------------------
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <thread>
+
+namespace cmkwatch::transport {
+namespace {
+
+// A TCP relay on loopback that records every byte it forwards, so a test can
+// look at what actually crosses the wire.
+class RecordingRelay {
+ public:
+  explicit RecordingRelay(int target_port) : target_port_(target_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(listen_fd_, 4), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~RecordingRelay() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  std::string recorded() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bytes_;
+  }
+
+ private:
+  void Run() {
+    pollfd lp{listen_fd_, POLLIN, 0};
+    while (!stop_ && ::poll(&lp, 1, 50) <= 0) {
+    }
+    if (stop_) return;
+    const int in = ::accept(listen_fd_, nullptr, nullptr);
+    const int out = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(target_port_));
+    if (::connect(out, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    char buf[65536];
+    while (!stop_) {
+      pollfd fds[2] = {{in, POLLIN, 0}, {out, POLLIN, 0}};
+      if (::poll(fds, 2, 50) <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          stop_ = true;
+          break;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          bytes_.append(buf, static_cast<size_t>(n));
+        }
+        (void)!::write(fds[1 - i].fd, buf, static_cast<size_t>(n));
+      }
+    }
+    ::close(in);
+    ::close(out);
+  }
+
+  int target_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::string bytes_;
+  std::thread thread_;
+};
+
+int PortOf(const std::string& endpoint) { return std::stoi(endpoint.substr(endpoint.rfind(':') + 1)); }
+
+// With CURVE the handshake completes only when the server answers the ZAP
+// request, which it does inside Receive: keep the server receiving while
+// the client tries to send, as the analyzer's loop does.
+std::optional<Incoming> SendWhileServing(Client& client, Server& server, std::string_view body) {
+  bool sent = false;
+  for (int i = 0; i < 500; ++i) {
+    if (!sent) {
+      Status st = client.Send(body);
+      EXPECT_TRUE(st.ok() || st.IsLimitExceeded()) << st.ToString();
+      sent = st.ok();
+    }
+    auto r = server.Receive(10);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok() && r->has_value()) return *r;
+  }
+  ADD_FAILURE() << "nothing arrived within 5 s";
+  return std::nullopt;
+}
+
+struct CurveSetup {
+  KeyPair server = *GenerateKeyPair();
+  KeyPair good = *GenerateKeyPair();
+  KeyPair stranger = *GenerateKeyPair();
+  LinkOptions ServerOptions() const {
+    LinkOptions o;
+    o.server_curve = ServerCurve{server, {{good.public_key, "collector-eastus-1"}}};
+    return o;
+  }
+  LinkOptions ClientOptions(const KeyPair& client) const {
+    LinkOptions o;
+    o.client_curve = ClientCurve{server.public_key, client};
+    return o;
+  }
+};
+
+TEST(TransportCurve, AllowlistedKeyIsAdmittedEncryptedAndBoundToItsCollector) {
+  CurveSetup keys;
+  auto server = Server::Bind("tcp://127.0.0.1:*", keys.ServerOptions());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RecordingRelay relay(PortOf((*server)->endpoint()));
+  auto client = Client::Connect("tcp://127.0.0.1:" + std::to_string(relay.port()), keys.ClientOptions(keys.good));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const std::string secret_marker = "KeyDelete by mallory.admin@contoso.example";
+  auto in = SendWhileServing(**client, **server, secret_marker);
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->body, secret_marker);
+  EXPECT_EQ(in->authenticated_id, "collector-eastus-1");
+  const std::string wire_bytes = relay.recorded();
+  EXPECT_GT(wire_bytes.size(), secret_marker.size());
+  EXPECT_EQ(wire_bytes.find(secret_marker), std::string::npos) << "plaintext crossed the wire";
+  EXPECT_EQ(wire_bytes.find("KeyDelete"), std::string::npos);
+}
+
+TEST(TransportCurve, UnknownKeyIsRefusedAndNothingArrives) {
+  CurveSetup keys;
+  auto server = Server::Bind("tcp://127.0.0.1:*", keys.ServerOptions());
+  ASSERT_TRUE(server.ok());
+  auto client = Client::Connect((*server)->endpoint(), keys.ClientOptions(keys.stranger));
+  ASSERT_TRUE(client.ok());
+  for (int i = 0; i < 50; ++i) {
+    (void)(*client)->Send("batch from a stranger");  // never admitted: back-pressure
+    auto r = (*server)->Receive(20);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value()) << "a refused collector's message arrived";
+  }
+  EXPECT_GE((*server)->refused_clients(), 1u);
+}
+
+TEST(TransportCurve, KeyFilesAreWrittenPrivatelyAndCheckedOnRead) {
+  const std::string dir = "/tmp/cmkwatch-keys-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  const std::string prefix = dir + "/collector";
+  auto pair = GenerateKeyPair();
+  ASSERT_TRUE(pair.ok());
+  ASSERT_TRUE(WriteKeyPair(prefix, *pair).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat((prefix + ".key_secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(WriteKeyPair(prefix, *pair).ok()) << "an existing key must not be overwritten";
+  auto sec = ReadKeyFile(prefix + ".key_secret", true);
+  ASSERT_TRUE(sec.ok()) << sec.status().ToString();
+  EXPECT_EQ(*sec, pair->secret_key);
+  EXPECT_EQ(*ReadKeyFile(prefix + ".key", false), pair->public_key);
+
+  ::chmod((prefix + ".key_secret").c_str(), 0644);
+  auto loose = ReadKeyFile(prefix + ".key_secret", true);
+  ASSERT_FALSE(loose.ok());
+  EXPECT_NE(loose.status().message().find("chmod 600"), std::string::npos);
+
+  std::ofstream(dir + "/bad.key") << "not-a-key-but-maybe-a-secret";
+  auto bad = ReadKeyFile(dir + "/bad.key", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().find("not-a-key-but"), std::string::npos) << "key file content echoed";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -7,16 +7,20 @@
 // bodies). ZeroMQ heartbeats (PING/PONG every heartbeat_ivl_ms) notice a
 // dead peer within heartbeat_timeout_ms even on an idle link.
 //
-// Without CURVE keys the link is plaintext, so Server::Bind accepts only
-// ipc://, inproc:// and loopback tcp:// endpoints, and logs nothing itself:
-// the caller says so in its log. (CURVE + ZAP allowlisting arrive with the
-// daemons.)
+// Security. With CURVE keys the link is encrypted and the server runs a ZAP
+// handler that admits only allowlisted client public keys — without ZAP,
+// CURVE accepts any client key — and binds each key to a collector id,
+// which every received message carries (Incoming::authenticated_id) so the
+// analyzer can refuse a batch claiming another collector's id. Without keys
+// the link is plaintext, so Server::Bind accepts only ipc://, inproc:// and
+// loopback tcp:// endpoints; the caller logs a warning.
 //
 // Ownership: each Server/Client owns its ZeroMQ context and socket; neither
 // is thread-safe (one thread per socket, as ZeroMQ requires).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +30,33 @@
 
 namespace cmkwatch::transport {
 
+// CURVE keys are Z85 text, 40 characters, as zmq_curve_keypair makes them.
+struct KeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+
+// A fresh CURVE key pair (libzmq's generator, from the system's CSPRNG).
+Result<KeyPair> GenerateKeyPair();
+
+// Writes NAME.key (public) and NAME.key_secret (mode 0600, created with no
+// wider permissions at any moment; an existing file is not overwritten).
+Status WriteKeyPair(const std::string& path_prefix, const KeyPair& keys);
+// Reads a key file: exactly one 40-character Z85 key (whitespace trimmed).
+// A secret key file readable by group or others is refused.
+Result<std::string> ReadKeyFile(const std::string& path, bool secret);
+
+struct ServerCurve {
+  KeyPair server;
+  // Client public key (Z85) → the collector id that key speaks for.
+  std::map<std::string, std::string> allowed_clients;
+};
+
+struct ClientCurve {
+  std::string server_public_key;
+  KeyPair client;
+};
+
 struct LinkOptions {
   int heartbeat_ivl_ms = 1000;
   int heartbeat_timeout_ms = 5000;
@@ -34,6 +65,8 @@ struct LinkOptions {
   int64_t max_message_bytes = int64_t{256} << 20;
   // Messages queued per peer before Send reports back-pressure.
   int send_high_water_mark = 1000;
+  std::optional<ServerCurve> server_curve;  // Server only
+  std::optional<ClientCurve> client_curve;  // Client only
 };
 
 // True for endpoints that never leave the machine: ipc://, inproc://,
@@ -43,6 +76,9 @@ bool IsLocalEndpoint(std::string_view endpoint);
 struct Incoming {
   std::string peer;  // ROUTER routing id of the sending collector
   std::string body;
+  // With CURVE: the collector id the sender's key is allowlisted for. Empty
+  // on a plaintext link.
+  std::string authenticated_id;
 };
 
 class Server {
@@ -55,7 +91,12 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Waits up to timeout_ms (-1: forever) for one message; nullopt on timeout.
+  // Also answers CURVE authentication requests while it waits, so a
+  // connecting collector is admitted or refused only while the server is in
+  // Receive.
   Result<std::optional<Incoming>> Receive(int timeout_ms);
+  // Connection attempts refused by the allowlist so far.
+  uint64_t refused_clients() const;
   // Sends to one peer. NotFound when the peer is gone (the collector will
   // resend its unacknowledged batches when it reconnects).
   Status Send(const std::string& peer, std::string_view body);
