@@ -1,0 +1,173 @@
+// Timeline: the analyzer's durable, hash-chained store of every event.
+//
+// One SQLite file (WAL). Open() creates it or opens an existing one:
+//  * journal_mode=WAL so readers (the CLI's `timeline`, `verify`) never block
+//    the writer; synchronous=FULL because the analyzer acknowledges a batch
+//    only after InsertBatch returns, and an ack promises the collector it may
+//    forget the batch: the commit must be on disk, power loss included.
+//  * A busy timeout (TimelineOptions::busy_timeout_ms) for other processes
+//    reading or verifying the same file.
+//  * PRAGMA application_id marks the file as a cmkwatch timeline and
+//    PRAGMA user_version holds the schema version (kSchemaVersion). A file
+//    from a newer cmkwatch is refused (Unsupported) rather than written with
+//    an old idea of its schema; a SQLite file of something else is refused
+//    (InvalidArgument).
+//
+// Schema (version 1):
+//  events        seq (INTEGER PRIMARY KEY AUTOINCREMENT: never reused, so
+//                chain order and anchors survive deletes), event_id UNIQUE,
+//                the fields queries filter on (resource, time, source, kind,
+//                operation, outcome, http status, correlation id, actor),
+//                collector_id, received_ns, and the event itself: its
+//                canonical wire encoding (wire::EncodeEvent, raw record
+//                included) as `body`, zlib-compressed when `codec` = 1 with
+//                its uncompressed size in `body_size`; prev_hash and hash.
+//                Index on (resource_id, time_ns).
+//  chain_heads   per resource: last seq, last hash, length (events ever
+//                chained, pruned ones included).
+//  chain_anchors per resource that retention pruned: the last pruned seq,
+//                its hash, how many were pruned.
+//  quarantine    records a collector could not read, with where and why.
+//  collectors    per collector: last committed batch sequence and counters.
+//
+// Hash chain. Each resource has its own chain, in insertion order:
+//   hash = SHA-256(prev_hash || canonical event bytes)
+// with prev_hash = 32 zero bytes for a resource's first event (or the
+// anchor's hash after pruning). The hash covers the uncompressed canonical
+// bytes, so compression can change without touching the chain. Insertion
+// order, not event time: a late event (an Activity Log record arrives minutes
+// after a Key Vault audit record of the same second) is appended, never
+// spliced into the past, so a committed hash never changes; queries sort by
+// event time instead. The chain proves that no stored row was altered,
+// removed or reordered since it was written — not who wrote it: anyone who
+// can write the file can also recompute the chain. Export the chain heads
+// (e.g. `cmkwatch verify` output) elsewhere to pin them.
+//
+// Threading: one Timeline owns one connection and is not thread-safe; use it
+// from one thread (other processes may read the file concurrently).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cmkwatch/common/event.h"
+#include "cmkwatch/common/status.h"
+#include "cmkwatch/common/wire.h"
+
+namespace cmkwatch::analyzer {
+
+inline constexpr int64_t kSchemaVersion = 1;
+// Largest number of events one query returns (bounded memory); page by time.
+inline constexpr size_t kMaxQueryEvents = 1'000'000;
+
+struct TimelineOptions {
+  int busy_timeout_ms = 5000;
+  // An event whose canonical encoding is larger is refused (LimitExceeded):
+  // raw records are at most 4 MiB (collector limit), so 8 MiB leaves room
+  // for the normalized fields.
+  size_t max_event_bytes = size_t{8} << 20;
+  // zlib-compress stored event bodies (the hash is over the uncompressed
+  // bytes, so this can change at any time). Measured on sample-like Key
+  // Vault/Activity Log events: the file about halves (2.7 -> 1.5 KB/event)
+  // while inserts slow from ~44k to ~19k events/s. A trained zstd
+  // dictionary would do better on both counts.
+  bool compress = true;
+  int compression_level = 1;  // zlib 1..9; 1 gets most of the gain cheaply
+};
+
+struct BatchResult {
+  uint64_t stored = 0;       // events newly in the timeline
+  uint64_t duplicates = 0;   // events already there (by event id), not stored again
+  uint64_t quarantined = 0;  // quarantine entries newly stored
+  bool resend = false;       // sequence <= the collector's last committed one
+  bool operator==(const BatchResult&) const = default;
+};
+
+enum class ChainProblem : uint8_t {
+  kNone,
+  kAlteredBytes,    // a body no longer hashes to its stored hash, or does not decode
+  kAlteredColumns,  // an indexed column disagrees with the event in the body
+  kMissingRow,      // a row's prev_hash names no row of the chain: a row was removed
+  kReorderedRows,   // a row's prev_hash names a row that is not its predecessor
+  kHeadMismatch,    // chain_heads disagrees with the rows (last row, hash or length)
+};
+std::string_view ToString(ChainProblem p);
+
+struct VerifyReport {
+  uint64_t resources = 0;  // chains checked
+  uint64_t events = 0;     // rows whose hash was recomputed
+  // The first problem found (in seq order), or kNone.
+  ChainProblem problem = ChainProblem::kNone;
+  std::string resource_id;
+  int64_t seq = 0;        // the row, 0 when the problem is the head itself
+  std::string event_id;   // as the row's column says, when there is a row
+  std::string detail;     // an operator-readable explanation
+};
+
+struct TimelineStats {
+  uint64_t events = 0;       // stored now
+  uint64_t resources = 0;    // chains
+  uint64_t quarantined = 0;  // stored now
+  uint64_t duplicates = 0;   // ever refused as duplicates
+  uint64_t batches = 0;      // ever committed (resends included)
+  uint64_t collectors = 0;
+  uint64_t pruned = 0;       // events removed by retention
+};
+
+class Timeline {
+ public:
+  ~Timeline();
+  Timeline(const Timeline&) = delete;
+  Timeline& operator=(const Timeline&) = delete;
+
+  static Result<std::unique_ptr<Timeline>> Open(const std::string& path, const TimelineOptions& options);
+
+  // Stores a batch in ONE transaction: all of it or, on any error, none of it.
+  // Events are idempotent on event id: one already stored (from an earlier
+  // batch or earlier in this one) is counted as a duplicate and leaves its
+  // chain untouched. Quarantine entries are idempotent on their content
+  // (collector, path, offset, line, format, reason). The collector's last
+  // sequence becomes max(last, batch.sequence); a batch at or below it is a
+  // resend (its events come back as duplicates). An event larger than
+  // max_event_bytes refuses the whole batch (LimitExceeded), naming it.
+  // On success the batch is durable: acknowledge it.
+  Result<BatchResult> InsertBatch(const wire::Batch& batch, int64_t received_ns);
+
+  // Re-walks every chain from its start (or its retention anchor) in seq
+  // order, recomputing each hash from the stored bytes and checking every
+  // head. Ok when intact; Corruption naming the first broken resource and
+  // row when not (details in *report, which may be null); other codes when
+  // the database itself could not be read.
+  Status Verify(VerifyReport* report);
+  Status Verify(const std::string& resource_id, VerifyReport* report);
+
+  // Events of one resource (resource_id as stored, "" included) with
+  // from_ns <= time < to_ns, in event-time order (ties in insertion order),
+  // at most `limit` (1..kMaxQueryEvents), decoded from the stored bytes. A
+  // body that does not decode is Corruption: run Verify.
+  Result<std::vector<Event>> EventsFor(const std::string& resource_id, int64_t from_ns, int64_t to_ns, size_t limit);
+  // The same over every resource (a scan of the table, not the index).
+  Result<std::vector<Event>> EventsBetween(int64_t from_ns, int64_t to_ns, size_t limit);
+
+  Result<std::vector<QuarantineEntry>> Quarantined(size_t limit);
+
+  Result<TimelineStats> Stats();
+
+  // Retention: deletes events with time < cutoff_ns, in one transaction.
+  // Chains stay verifiable: a resource's pruned prefix is replaced by an
+  // anchor (last pruned seq and its hash) from which Verify continues. Only
+  // a prefix of each chain (in insertion order) is pruned — an old event
+  // stored after a newer one waits until everything before it goes — so the
+  // surviving rows always form an unbroken chain. Returns events deleted.
+  Result<uint64_t> PruneBefore(int64_t cutoff_ns);
+
+ private:
+  struct Impl;
+  explicit Timeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmkwatch::analyzer

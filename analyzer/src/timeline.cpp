@@ -1,0 +1,946 @@
+#include "cmkwatch/analyzer/timeline.h"
+
+#include <zlib.h>
+
+#include <limits>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "cmkwatch/common/hash.h"
+#include "sqlite.h"
+
+namespace cmkwatch::analyzer {
+namespace {
+
+// Early return of a failed Status (only inside this file).
+#define CMK_RETURN_IF_ERROR(expr)        \
+  do {                                   \
+    ::cmkwatch::Status cmk_s_ = (expr);  \
+    if (!cmk_s_.ok()) return cmk_s_;     \
+  } while (0)
+
+using sqlite::Statement;
+
+// 'CMKW': lets Open tell our file from any other SQLite database.
+constexpr int64_t kApplicationId = 0x434D4B57;
+
+constexpr size_t kHashBytes = 32;
+const std::string kZeroHash(kHashBytes, '\0');
+
+// Body codecs (events.codec).
+constexpr int64_t kCodecIdentity = 0;
+constexpr int64_t kCodecZlib = 1;
+
+// Reading is bounded by what could ever have been stored (one event fits in
+// one wire message), not by today's max_event_bytes, which may have been
+// lowered since: a legitimately stored event must still verify.
+constexpr size_t kMaxStoredEventBytes = wire::kMaxMessageBytes;
+
+// Schema version 1. Enumerations are stored as their wire bytes (stable by
+// the wire format's versioning), not as text: smaller rows.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE events (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id        TEXT NOT NULL UNIQUE,
+  resource_id     TEXT NOT NULL,
+  time_ns         INTEGER NOT NULL,
+  source          INTEGER NOT NULL,
+  kind            INTEGER NOT NULL,
+  operation       TEXT NOT NULL,
+  outcome         INTEGER NOT NULL,
+  http_status     INTEGER NOT NULL,
+  correlation_id  TEXT NOT NULL,
+  actor_object_id TEXT NOT NULL,
+  actor_app_id    TEXT NOT NULL,
+  actor_upn       TEXT NOT NULL,
+  actor_ip        TEXT NOT NULL,
+  collector_id    TEXT NOT NULL,
+  received_ns     INTEGER NOT NULL,
+  codec           INTEGER NOT NULL,
+  body_size       INTEGER NOT NULL,
+  body            BLOB NOT NULL,
+  prev_hash       BLOB NOT NULL,
+  hash            BLOB NOT NULL
+);
+CREATE INDEX events_by_resource_time ON events (resource_id, time_ns);
+CREATE TABLE chain_heads (
+  resource_id TEXT PRIMARY KEY,
+  last_seq    INTEGER NOT NULL,
+  last_hash   BLOB NOT NULL,
+  length      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE chain_anchors (
+  resource_id TEXT PRIMARY KEY,
+  last_seq    INTEGER NOT NULL,
+  last_hash   BLOB NOT NULL,
+  pruned      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE quarantine (
+  id           INTEGER PRIMARY KEY,
+  collector_id TEXT NOT NULL,
+  path         TEXT NOT NULL,
+  offset       INTEGER NOT NULL,
+  line         INTEGER NOT NULL,
+  format       TEXT NOT NULL,
+  reason       TEXT NOT NULL,
+  received_ns  INTEGER NOT NULL,
+  UNIQUE (collector_id, path, offset, line, format, reason)
+);
+CREATE TABLE collectors (
+  collector_id     TEXT PRIMARY KEY,
+  last_sequence    INTEGER NOT NULL,
+  batches          INTEGER NOT NULL,
+  stored           INTEGER NOT NULL,
+  duplicates       INTEGER NOT NULL,
+  quarantined      INTEGER NOT NULL,
+  last_received_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kSelectCollector = "SELECT last_sequence FROM collectors WHERE collector_id = ?1";
+constexpr const char* kSelectHead = "SELECT last_seq, last_hash, length FROM chain_heads WHERE resource_id = ?1";
+constexpr const char* kInsertEvent = R"sql(
+INSERT INTO events (event_id, resource_id, time_ns, source, kind, operation, outcome, http_status,
+                    correlation_id, actor_object_id, actor_app_id, actor_upn, actor_ip,
+                    collector_id, received_ns, codec, body_size, body, prev_hash, hash)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+ON CONFLICT (event_id) DO NOTHING)sql";
+constexpr const char* kUpsertHead = R"sql(
+INSERT INTO chain_heads (resource_id, last_seq, last_hash, length) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (resource_id) DO UPDATE SET
+  last_seq = excluded.last_seq, last_hash = excluded.last_hash, length = excluded.length)sql";
+constexpr const char* kInsertQuarantine = R"sql(
+INSERT INTO quarantine (collector_id, path, offset, line, format, reason, received_ns)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT DO NOTHING)sql";
+constexpr const char* kUpsertCollector = R"sql(
+INSERT INTO collectors (collector_id, last_sequence, batches, stored, duplicates, quarantined, last_received_ns)
+VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
+ON CONFLICT (collector_id) DO UPDATE SET
+  last_sequence = max(last_sequence, excluded.last_sequence),
+  batches = batches + 1,
+  stored = stored + excluded.stored,
+  duplicates = duplicates + excluded.duplicates,
+  quarantined = quarantined + excluded.quarantined,
+  last_received_ns = excluded.last_received_ns)sql";
+
+// Columns read back for verification and queries, in this order.
+#define CMK_EVENT_COLUMNS                                                                                  \
+  "seq, event_id, resource_id, time_ns, source, kind, operation, outcome, http_status, correlation_id, " \
+  "actor_object_id, actor_app_id, actor_upn, actor_ip, codec, body_size, body, prev_hash, hash"
+enum Col : int {
+  kColSeq,
+  kColEventId,
+  kColResourceId,
+  kColTime,
+  kColSource,
+  kColKind,
+  kColOperation,
+  kColOutcome,
+  kColHttpStatus,
+  kColCorrelationId,
+  kColActorObjectId,
+  kColActorAppId,
+  kColActorUpn,
+  kColActorIp,
+  kColCodec,
+  kColBodySize,
+  kColBody,
+  kColPrevHash,
+  kColHash,
+};
+constexpr const char* kScanAll = "SELECT " CMK_EVENT_COLUMNS " FROM events ORDER BY seq";
+constexpr const char* kScanResource = "SELECT " CMK_EVENT_COLUMNS " FROM events WHERE resource_id = ?1 ORDER BY seq";
+constexpr const char* kEventsOfResource = "SELECT " CMK_EVENT_COLUMNS
+                                          " FROM events WHERE resource_id = ?1 AND time_ns >= ?2 AND time_ns < ?3"
+                                          " ORDER BY time_ns, seq LIMIT ?4";
+constexpr const char* kEventsOfAll = "SELECT " CMK_EVENT_COLUMNS
+                                     " FROM events WHERE time_ns >= ?2 AND time_ns < ?3"
+                                     " ORDER BY time_ns, seq LIMIT ?4";
+constexpr const char* kSeqOfHash = "SELECT seq FROM events WHERE resource_id = ?1 AND hash = ?2";
+constexpr const char* kSeqOfEventId = "SELECT seq FROM events WHERE event_id = ?1";
+
+std::string_view AsBytes(const Sha256Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+  return out;
+}
+
+// hash = SHA-256(prev || bytes); `scratch` is reused so a batch does not
+// allocate per event.
+std::string ChainHash(std::string_view prev, std::string_view bytes, std::string& scratch) {
+  scratch.assign(prev);
+  scratch.append(bytes);
+  return std::string(AsBytes(Sha256(scratch)));
+}
+
+// One deflate stream for the connection's life: compress2() would set up
+// (and free) ~270 KB of deflate state per event, which costs more than the
+// compression itself on 1-2 KB records. Output is plain zlib format, so
+// uncompress() reads it.
+class Deflater {
+ public:
+  Deflater() = default;
+  ~Deflater() {
+    if (ready_) deflateEnd(&z_);
+  }
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+
+  Status Init(int level) {
+    if (deflateInit(&z_, level) != Z_OK) return Status::Internal("zlib deflateInit failed");
+    ready_ = true;
+    return Status::Ok();
+  }
+  // Compresses `in` into `out` (replacing its contents).
+  Status Compress(std::string_view in, std::string& out) {
+    if (!ready_) return Status::Internal("deflater not initialized");
+    if (deflateReset(&z_) != Z_OK) return Status::Internal("zlib deflateReset failed");
+    out.resize(deflateBound(&z_, static_cast<uLong>(in.size())));
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));  // zlib's API is not const-correct
+    z_.avail_in = static_cast<uInt>(in.size());
+    z_.next_out = reinterpret_cast<Bytef*>(out.data());
+    z_.avail_out = static_cast<uInt>(out.size());
+    // deflateBound guarantees room, so one call finishes.
+    if (deflate(&z_, Z_FINISH) != Z_STREAM_END) return Status::Internal("zlib deflate did not finish");
+    out.resize(out.size() - z_.avail_out);
+    return Status::Ok();
+  }
+
+ private:
+  z_stream z_{};
+  bool ready_ = false;
+};
+
+// The stored body back to canonical bytes. `size` is the stored uncompressed
+// size, itself checked against a bound before anything is allocated.
+Result<std::string> DecodeBody(int64_t codec, int64_t size, std::string_view body) {
+  if (codec == kCodecIdentity) {
+    if (size != static_cast<int64_t>(body.size())) {
+      return Status::Corruption("body is " + std::to_string(body.size()) + " bytes, recorded as " +
+                                std::to_string(size));
+    }
+    return std::string(body);
+  }
+  if (codec != kCodecZlib) return Status::Corruption("unknown body codec " + std::to_string(codec));
+  if (size < 0 || static_cast<uint64_t>(size) > kMaxStoredEventBytes) {
+    return Status::Corruption("recorded body size " + std::to_string(size) + " is impossible");
+  }
+  std::string out(static_cast<size_t>(size), '\0');
+  uLongf out_len = static_cast<uLongf>(size);
+  const int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &out_len,
+                            reinterpret_cast<const Bytef*>(body.data()), static_cast<uLong>(body.size()));
+  if (rc != Z_OK) return Status::Corruption("body does not decompress (zlib error " + std::to_string(rc) + ")");
+  if (out_len != static_cast<uLongf>(size)) {
+    return Status::Corruption("body decompresses to " + std::to_string(out_len) + " bytes, recorded as " +
+                              std::to_string(size));
+  }
+  return out;
+}
+
+// wire has no single-event decoder, so the stored bytes are wrapped in the
+// smallest batch that holds them: header, collector id "", sequence 0, one
+// event, no quarantine entries. The decoder's checks (canonical, bounded,
+// no trailing bytes) then apply to stored events too.
+Result<Event> DecodeEventBytes(std::string_view bytes) {
+  std::string message;
+  message.reserve(bytes.size() + 10);
+  message.append("CMKW", 4);
+  message.push_back(static_cast<char>(wire::kVersion));
+  message.push_back(static_cast<char>(wire::MessageType::kBatch));
+  message.push_back('\0');  // str collector_id: length 0
+  message.push_back('\0');  // varint sequence 0
+  message.push_back('\1');  // varint n = 1
+  message.append(bytes);
+  message.push_back('\0');  // varint m = 0
+  auto batch = wire::DecodeBatch(message);
+  if (!batch.ok()) return batch.status();
+  if (batch->events.size() != 1) return Status::Corruption("stored bytes are not exactly one event");
+  return std::move(batch->events.front());
+}
+
+// The first indexed column that disagrees with the decoded event, or "".
+std::string ColumnMismatch(const Statement& row, const Event& e) {
+  if (row.ColumnText(kColEventId) != e.id) return "event_id";
+  if (row.ColumnText(kColResourceId) != e.resource_id) return "resource_id";
+  if (row.ColumnInt(kColTime) != e.time) return "time_ns";
+  if (row.ColumnInt(kColSource) != static_cast<int64_t>(e.source)) return "source";
+  if (row.ColumnInt(kColKind) != static_cast<int64_t>(e.resource_kind)) return "kind";
+  if (row.ColumnText(kColOperation) != e.operation) return "operation";
+  if (row.ColumnInt(kColOutcome) != static_cast<int64_t>(e.outcome)) return "outcome";
+  if (row.ColumnInt(kColHttpStatus) != e.http_status) return "http_status";
+  if (row.ColumnText(kColCorrelationId) != e.correlation_id) return "correlation_id";
+  if (row.ColumnText(kColActorObjectId) != e.actor.object_id) return "actor_object_id";
+  if (row.ColumnText(kColActorAppId) != e.actor.app_id) return "actor_app_id";
+  if (row.ColumnText(kColActorUpn) != e.actor.upn) return "actor_upn";
+  if (row.ColumnText(kColActorIp) != e.actor.ip) return "actor_ip";
+  return "";
+}
+
+struct ChainHead {
+  int64_t last_seq = 0;
+  std::string last_hash = kZeroHash;
+  int64_t length = 0;
+};
+
+struct Anchor {
+  int64_t last_seq = 0;
+  std::string last_hash;
+  int64_t pruned = 0;
+};
+
+// Where a chain walk stands for one resource.
+struct Walk {
+  std::string prev = kZeroHash;
+  int64_t last_seq = 0;
+  int64_t anchor_seq = 0;
+  int64_t length = 0;  // anchored (pruned) events plus rows walked
+};
+
+}  // namespace
+
+std::string_view ToString(ChainProblem p) {
+  switch (p) {
+    case ChainProblem::kNone: return "intact";
+    case ChainProblem::kAlteredBytes: return "altered bytes";
+    case ChainProblem::kAlteredColumns: return "altered columns";
+    case ChainProblem::kMissingRow: return "missing row";
+    case ChainProblem::kReorderedRows: return "reordered rows";
+    case ChainProblem::kHeadMismatch: return "head mismatch";
+  }
+  return "unknown";
+}
+
+struct Timeline::Impl {
+  TimelineOptions options;
+  // Declared before the statements: members are destroyed in reverse, so
+  // every statement is finalized before the connection closes.
+  sqlite::Db db;
+  Statement select_collector, select_head, insert_event, upsert_head, insert_quarantine, upsert_collector;
+  Statement scan_all, scan_resource, events_of_resource, events_of_all, seq_of_hash, seq_of_event_id;
+  std::string scratch;  // hashing buffer, reused
+  Deflater deflater;
+  std::string compressed;  // body buffer, reused
+
+  Status PrepareAll();
+  Status CreateOrCheckSchema(const std::string& path);
+  Result<ChainHead> LoadHead(const std::string& resource_id);
+  Status Fail(VerifyReport& report, ChainProblem problem, const Statement* row, std::string resource_id,
+              std::string detail);
+  Status CheckRow(Statement& row, Walk& walk, VerifyReport& report);
+  Status WalkChains(Statement& rows, const std::map<std::string, ChainHead>& heads,
+                    const std::map<std::string, Anchor>& anchors, VerifyReport& report);
+  Result<std::map<std::string, ChainHead>> LoadHeads(const std::string* only);
+  Result<std::map<std::string, Anchor>> LoadAnchors(const std::string* only);
+  Result<std::vector<Event>> ReadEvents(const std::string* resource_id, int64_t from_ns, int64_t to_ns, size_t limit);
+};
+
+Status Timeline::Impl::PrepareAll() {
+  struct {
+    Statement* stmt;
+    const char* sql;
+  } const all[] = {
+      {&select_collector, kSelectCollector}, {&select_head, kSelectHead},
+      {&insert_event, kInsertEvent},         {&upsert_head, kUpsertHead},
+      {&insert_quarantine, kInsertQuarantine}, {&upsert_collector, kUpsertCollector},
+      {&scan_all, kScanAll},                 {&scan_resource, kScanResource},
+      {&events_of_resource, kEventsOfResource}, {&events_of_all, kEventsOfAll},
+      {&seq_of_hash, kSeqOfHash},            {&seq_of_event_id, kSeqOfEventId},
+  };
+  for (const auto& [stmt, sql] : all) {
+    auto prepared = db.Prepare(sql);
+    if (!prepared.ok()) return prepared.status();
+    *stmt = std::move(prepared).value();
+  }
+  return Status::Ok();
+}
+
+Status Timeline::Impl::CreateOrCheckSchema(const std::string& path) {
+  // Inside a write transaction so two processes opening a new file at once
+  // cannot both create the schema.
+  sqlite::Transaction tx(db);
+  CMK_RETURN_IF_ERROR(tx.Begin());
+  auto app_id = db.QueryInt("PRAGMA application_id");
+  if (!app_id.ok()) return app_id.status();
+  auto version = db.QueryInt("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  auto objects = db.QueryInt("SELECT count(*) FROM sqlite_schema");
+  if (!objects.ok()) return objects.status();
+
+  if (*app_id == 0 && *version == 0 && *objects == 0) {
+    CMK_RETURN_IF_ERROR(db.Exec(kSchemaV1));
+    // Pragmas take no parameters; these values are constants, not data.
+    CMK_RETURN_IF_ERROR(db.Exec("PRAGMA application_id = 1129139031"));  // kApplicationId
+    CMK_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = 1"));             // kSchemaVersion
+    static_assert(kApplicationId == 1129139031 && kSchemaVersion == 1);
+    return tx.Commit();
+  }
+  if (*app_id != kApplicationId) {
+    return Status::InvalidArgument(path + " is a SQLite database but not a cmkwatch timeline (application_id " +
+                                   std::to_string(*app_id) + ")");
+  }
+  if (*version > kSchemaVersion) {
+    return Status::Unsupported(path + " has timeline schema version " + std::to_string(*version) +
+                               ", newer than this cmkwatch supports (" + std::to_string(kSchemaVersion) +
+                               "); use a newer cmkwatch");
+  }
+  if (*version < 1) {
+    return Status::Corruption(path + " is a cmkwatch timeline without a schema version (user_version " +
+                              std::to_string(*version) + ")");
+  }
+  return tx.Commit();  // read-only: releases the lock
+}
+
+Timeline::Timeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Timeline::~Timeline() = default;
+
+Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const TimelineOptions& options) {
+  if (options.max_event_bytes == 0 || options.max_event_bytes > kMaxStoredEventBytes) {
+    return Status::InvalidArgument("max_event_bytes must be 1.." + std::to_string(kMaxStoredEventBytes));
+  }
+  if (options.compression_level < 1 || options.compression_level > 9) {
+    return Status::InvalidArgument("compression_level must be 1..9");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (options.compress) CMK_RETURN_IF_ERROR(impl->deflater.Init(options.compression_level));
+  // NOMUTEX: a Timeline is used from one thread, so SQLite's per-connection
+  // mutex is pure cost.
+  auto db = sqlite::Db::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  if (!db.ok()) return db.status();
+  impl->db = std::move(db).value();
+  sqlite3_busy_timeout(impl->db.get(), options.busy_timeout_ms);
+
+  // The first statement that reads the file: a file that is not SQLite at
+  // all fails here.
+  auto mode = impl->db.QueryText("PRAGMA journal_mode = WAL");
+  if (!mode.ok()) {
+    return Status(mode.status().IsCorruption()
+                      ? Status::InvalidArgument(path + " is not a cmkwatch timeline: " + mode.status().message())
+                      : mode.status());
+  }
+  if (*mode != "wal" && path != ":memory:") {
+    return Status::IoError("cannot put " + path + " in WAL mode (journal_mode is " + *mode + ")");
+  }
+  // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power
+  // loss, and a commit is what an ack promises the collector.
+  CMK_RETURN_IF_ERROR(impl->db.Exec("PRAGMA synchronous = FULL"));
+  CMK_RETURN_IF_ERROR(impl->CreateOrCheckSchema(path));
+  CMK_RETURN_IF_ERROR(impl->PrepareAll());
+  return std::unique_ptr<Timeline>(new Timeline(std::move(impl)));
+}
+
+Result<ChainHead> Timeline::Impl::LoadHead(const std::string& resource_id) {
+  Statement::Scope scope(select_head);
+  CMK_RETURN_IF_ERROR(select_head.BindText(1, resource_id));
+  auto row = select_head.Step();
+  if (!row.ok()) return row.status();
+  ChainHead head;
+  if (!*row) return head;  // a new resource: its chain starts from zeros
+  head.last_seq = select_head.ColumnInt(0);
+  head.last_hash = std::string(select_head.ColumnBlob(1));
+  head.length = select_head.ColumnInt(2);
+  if (head.last_hash.size() != kHashBytes) {
+    return Status::Corruption("chain head of " + resource_id + " holds a " + std::to_string(head.last_hash.size()) +
+                              "-byte hash; run verify");
+  }
+  return head;
+}
+
+Result<BatchResult> Timeline::InsertBatch(const wire::Batch& batch, int64_t received_ns) {
+  Impl& m = *impl_;
+  // The wire decoder bounds these already; InsertBatch is also called
+  // directly (replay, tests), so the bounds are checked again.
+  if (batch.events.size() > wire::kMaxItems || batch.quarantined.size() > wire::kMaxItems) {
+    return Status::LimitExceeded("batch holds more than " + std::to_string(wire::kMaxItems) + " items");
+  }
+  if (batch.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return Status::LimitExceeded("batch sequence " + std::to_string(batch.sequence) + " is beyond 2^63-1");
+  }
+  const auto sequence = static_cast<int64_t>(batch.sequence);
+  const std::string batch_name = "batch " + batch.collector_id + "#" + std::to_string(batch.sequence);
+
+  BatchResult result;
+  // Everything below happens in one transaction; any early return rolls it
+  // back, so a batch is stored entirely or not at all.
+  sqlite::Transaction tx(m.db);
+  CMK_RETURN_IF_ERROR(tx.Begin());
+
+  {
+    Statement::Scope scope(m.select_collector);
+    CMK_RETURN_IF_ERROR(m.select_collector.BindText(1, batch.collector_id));
+    auto row = m.select_collector.Step();
+    if (!row.ok()) return row.status();
+    result.resend = *row && sequence <= m.select_collector.ColumnInt(0);
+  }
+
+  // Heads touched by this batch, loaded once and written once at the end.
+  std::unordered_map<std::string, ChainHead> heads;
+  for (const Event& e : batch.events) {
+    const std::string bytes = wire::EncodeEvent(e);
+    // Checked inside the transaction on purpose: earlier events of the batch
+    // are already inserted, and the rollback takes them back out.
+    if (bytes.size() > m.options.max_event_bytes) {
+      return Status::LimitExceeded(batch_name + ": event " + e.id + " encodes to " + std::to_string(bytes.size()) +
+                                   " bytes, over the timeline's limit of " +
+                                   std::to_string(m.options.max_event_bytes) + "; nothing of the batch was stored");
+    }
+    auto it = heads.find(e.resource_id);
+    if (it == heads.end()) {
+      auto head = m.LoadHead(e.resource_id);
+      if (!head.ok()) return head.status();
+      it = heads.emplace(e.resource_id, std::move(head).value()).first;
+    }
+    ChainHead& head = it->second;
+    std::string hash = ChainHash(head.last_hash, bytes, m.scratch);
+
+    if (m.options.compress) CMK_RETURN_IF_ERROR(m.deflater.Compress(bytes, m.compressed));
+    const std::string& body = m.options.compress ? m.compressed : bytes;
+
+    Statement& ins = m.insert_event;
+    Statement::Scope scope(ins);
+    // Blobs and texts outlive the step, so SQLite need not copy them.
+    CMK_RETURN_IF_ERROR(ins.BindText(1, e.id));
+    CMK_RETURN_IF_ERROR(ins.BindText(2, e.resource_id));
+    CMK_RETURN_IF_ERROR(ins.BindInt(3, e.time));
+    CMK_RETURN_IF_ERROR(ins.BindInt(4, static_cast<int64_t>(e.source)));
+    CMK_RETURN_IF_ERROR(ins.BindInt(5, static_cast<int64_t>(e.resource_kind)));
+    CMK_RETURN_IF_ERROR(ins.BindText(6, e.operation));
+    CMK_RETURN_IF_ERROR(ins.BindInt(7, static_cast<int64_t>(e.outcome)));
+    CMK_RETURN_IF_ERROR(ins.BindInt(8, e.http_status));
+    CMK_RETURN_IF_ERROR(ins.BindText(9, e.correlation_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(10, e.actor.object_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(11, e.actor.app_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(12, e.actor.upn));
+    CMK_RETURN_IF_ERROR(ins.BindText(13, e.actor.ip));
+    CMK_RETURN_IF_ERROR(ins.BindText(14, batch.collector_id));
+    CMK_RETURN_IF_ERROR(ins.BindInt(15, received_ns));
+    CMK_RETURN_IF_ERROR(ins.BindInt(16, m.options.compress ? kCodecZlib : kCodecIdentity));
+    CMK_RETURN_IF_ERROR(ins.BindInt(17, static_cast<int64_t>(bytes.size())));
+    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(18, body));
+    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(19, head.last_hash));
+    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(20, hash));
+    CMK_RETURN_IF_ERROR(ins.Run());
+    if (m.db.Changes() == 0) {
+      // Already stored (ON CONFLICT DO NOTHING): the chain does not move.
+      ++result.duplicates;
+      continue;
+    }
+    ++result.stored;
+    head.last_seq = sqlite3_last_insert_rowid(m.db.get());
+    head.last_hash = std::move(hash);
+    ++head.length;
+  }
+
+  for (const auto& [resource_id, head] : heads) {
+    if (head.length == 0) continue;  // only duplicates of a new resource: nothing to record
+    Statement::Scope scope(m.upsert_head);
+    CMK_RETURN_IF_ERROR(m.upsert_head.BindText(1, resource_id));
+    CMK_RETURN_IF_ERROR(m.upsert_head.BindInt(2, head.last_seq));
+    CMK_RETURN_IF_ERROR(m.upsert_head.BindBlobNoCopy(3, head.last_hash));
+    CMK_RETURN_IF_ERROR(m.upsert_head.BindInt(4, head.length));
+    CMK_RETURN_IF_ERROR(m.upsert_head.Run());
+  }
+
+  for (const QuarantineEntry& q : batch.quarantined) {
+    if (q.offset > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+        q.line > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Status::LimitExceeded(batch_name + ": quarantine entry for " + q.path + " has an impossible offset");
+    }
+    Statement& ins = m.insert_quarantine;
+    Statement::Scope scope(ins);
+    CMK_RETURN_IF_ERROR(ins.BindText(1, batch.collector_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(2, q.path));
+    CMK_RETURN_IF_ERROR(ins.BindInt(3, static_cast<int64_t>(q.offset)));
+    CMK_RETURN_IF_ERROR(ins.BindInt(4, static_cast<int64_t>(q.line)));
+    CMK_RETURN_IF_ERROR(ins.BindText(5, q.format_guess));
+    CMK_RETURN_IF_ERROR(ins.BindText(6, q.reason));
+    CMK_RETURN_IF_ERROR(ins.BindInt(7, received_ns));
+    CMK_RETURN_IF_ERROR(ins.Run());
+    result.quarantined += static_cast<uint64_t>(m.db.Changes());
+  }
+
+  {
+    Statement& up = m.upsert_collector;
+    Statement::Scope scope(up);
+    CMK_RETURN_IF_ERROR(up.BindText(1, batch.collector_id));
+    CMK_RETURN_IF_ERROR(up.BindInt(2, sequence));
+    CMK_RETURN_IF_ERROR(up.BindInt(3, static_cast<int64_t>(result.stored)));
+    CMK_RETURN_IF_ERROR(up.BindInt(4, static_cast<int64_t>(result.duplicates)));
+    CMK_RETURN_IF_ERROR(up.BindInt(5, static_cast<int64_t>(result.quarantined)));
+    CMK_RETURN_IF_ERROR(up.BindInt(6, received_ns));
+    CMK_RETURN_IF_ERROR(up.Run());
+  }
+
+  CMK_RETURN_IF_ERROR(tx.Commit());
+  return result;
+}
+
+// ---- Verification -----------------------------------------------------------
+
+Status Timeline::Impl::Fail(VerifyReport& report, ChainProblem problem, const Statement* row,
+                            std::string resource_id, std::string detail) {
+  report.problem = problem;
+  report.resource_id = std::move(resource_id);
+  report.seq = row != nullptr ? row->ColumnInt(kColSeq) : 0;
+  report.event_id = row != nullptr ? std::string(row->ColumnText(kColEventId)) : std::string();
+  report.detail = std::move(detail);
+  std::string msg = "timeline chain of " + report.resource_id + " is broken (" + std::string(ToString(problem)) + ")";
+  if (row != nullptr) msg += " at row " + std::to_string(report.seq) + " (event " + report.event_id + ")";
+  msg += ": " + report.detail;
+  return Status::Corruption(std::move(msg));
+}
+
+// Checks one row against the walk of its resource and advances the walk.
+Status Timeline::Impl::CheckRow(Statement& row, Walk& walk, VerifyReport& report) {
+  const std::string resource_id(row.ColumnText(kColResourceId));
+  const int64_t seq = row.ColumnInt(kColSeq);
+  const std::string_view prev = row.ColumnBlob(kColPrevHash);
+  const std::string_view stored_hash = row.ColumnBlob(kColHash);
+
+  if (seq <= walk.anchor_seq) {
+    return Fail(report, ChainProblem::kReorderedRows, &row, resource_id,
+                "row precedes the chain's retention anchor (seq " + std::to_string(walk.anchor_seq) + ")");
+  }
+  if (prev != walk.prev) {
+    // Which row does it claim to follow? None: its predecessor was removed.
+    // Another one: rows were moved.
+    Statement::Scope scope(seq_of_hash);
+    CMK_RETURN_IF_ERROR(seq_of_hash.BindText(1, resource_id));
+    CMK_RETURN_IF_ERROR(seq_of_hash.BindBlob(2, prev));
+    auto found = seq_of_hash.Step();
+    if (!found.ok()) return found.status();
+    const std::string expected = walk.last_seq == 0 ? std::string("the chain's start")
+                                                    : "row " + std::to_string(walk.last_seq);
+    if (*found) {
+      return Fail(report, ChainProblem::kReorderedRows, &row, resource_id,
+                  "row claims to follow row " + std::to_string(seq_of_hash.ColumnInt(0)) + " but follows " +
+                      expected);
+    }
+    return Fail(report, ChainProblem::kMissingRow, &row, resource_id,
+                "row's predecessor (hash " + Hex(prev.substr(0, 8)) + "...) is not in the timeline; it follows " +
+                    expected + ": a row was removed");
+  }
+
+  auto bytes = DecodeBody(row.ColumnInt(kColCodec), row.ColumnInt(kColBodySize), row.ColumnBlob(kColBody));
+  if (!bytes.ok()) return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id, bytes.status().message());
+  const std::string hash = ChainHash(walk.prev, *bytes, scratch);
+  auto event = DecodeEventBytes(*bytes);
+  if (hash != stored_hash) {
+    // A body that is intact but belongs to another row: rows were swapped.
+    if (event.ok() && event->id != row.ColumnText(kColEventId)) {
+      Statement::Scope scope(seq_of_event_id);
+      CMK_RETURN_IF_ERROR(seq_of_event_id.BindText(1, event->id));
+      auto found = seq_of_event_id.Step();
+      if (!found.ok()) return found.status();
+      if (*found && seq_of_event_id.ColumnInt(0) != seq) {
+        return Fail(report, ChainProblem::kReorderedRows, &row, resource_id,
+                    "row holds the body of event " + event->id + " (row " +
+                        std::to_string(seq_of_event_id.ColumnInt(0)) + "): bodies swapped or moved");
+      }
+    }
+    return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id,
+                "stored bytes hash to " + Hex(hash.substr(0, 8)) + "..., the chain says " +
+                    Hex(stored_hash.substr(0, 8)) + "...: the event was altered");
+  }
+  if (!event.ok()) {
+    return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id,
+                "stored bytes match their hash but do not decode: " + event.status().message());
+  }
+  if (std::string column = ColumnMismatch(row, *event); !column.empty()) {
+    return Fail(report, ChainProblem::kAlteredColumns, &row, resource_id,
+                "column " + column + " disagrees with the stored event");
+  }
+  walk.prev.assign(stored_hash);
+  walk.last_seq = seq;
+  ++walk.length;
+  ++report.events;
+  return Status::Ok();
+}
+
+Result<std::map<std::string, ChainHead>> Timeline::Impl::LoadHeads(const std::string* only) {
+  auto stmt = db.Prepare(only != nullptr
+                             ? "SELECT resource_id, last_seq, last_hash, length FROM chain_heads WHERE resource_id = ?1"
+                             : "SELECT resource_id, last_seq, last_hash, length FROM chain_heads");
+  if (!stmt.ok()) return stmt.status();
+  if (only != nullptr) CMK_RETURN_IF_ERROR(stmt->BindText(1, *only));
+  std::map<std::string, ChainHead> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out[std::string(stmt->ColumnText(0))] =
+        ChainHead{stmt->ColumnInt(1), std::string(stmt->ColumnBlob(2)), stmt->ColumnInt(3)};
+  }
+  return out;
+}
+
+Result<std::map<std::string, Anchor>> Timeline::Impl::LoadAnchors(const std::string* only) {
+  auto stmt = db.Prepare(only != nullptr
+                             ? "SELECT resource_id, last_seq, last_hash, pruned FROM chain_anchors WHERE resource_id = ?1"
+                             : "SELECT resource_id, last_seq, last_hash, pruned FROM chain_anchors");
+  if (!stmt.ok()) return stmt.status();
+  if (only != nullptr) CMK_RETURN_IF_ERROR(stmt->BindText(1, *only));
+  std::map<std::string, Anchor> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out[std::string(stmt->ColumnText(0))] =
+        Anchor{stmt->ColumnInt(1), std::string(stmt->ColumnBlob(2)), stmt->ColumnInt(3)};
+  }
+  return out;
+}
+
+// One pass over the rows in seq order, every resource's walk advancing side
+// by side: a single sequential scan of the table instead of one sorted query
+// per resource. Memory is per resource, not per event.
+Status Timeline::Impl::WalkChains(Statement& rows, const std::map<std::string, ChainHead>& heads,
+                                  const std::map<std::string, Anchor>& anchors, VerifyReport& report) {
+  std::unordered_map<std::string, Walk> walks;
+  auto start = [&](const std::string& resource_id) {
+    Walk w;
+    if (auto a = anchors.find(resource_id); a != anchors.end()) {
+      w.prev = a->second.last_hash;
+      w.last_seq = a->second.last_seq;
+      w.anchor_seq = a->second.last_seq;
+      w.length = a->second.pruned;
+    }
+    return w;
+  };
+  for (;;) {
+    auto more = rows.Step();
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    const std::string resource_id(rows.ColumnText(kColResourceId));
+    auto it = walks.find(resource_id);
+    if (it == walks.end()) it = walks.emplace(resource_id, start(resource_id)).first;
+    CMK_RETURN_IF_ERROR(CheckRow(rows, it->second, report));
+  }
+
+  // Every chain must end where its head says, and every head must have a
+  // chain (rows or an anchor): this is what catches a removed last row.
+  std::map<std::string, Walk> ordered(walks.begin(), walks.end());
+  for (const auto& [resource_id, head] : heads) {
+    if (!ordered.count(resource_id) && !anchors.count(resource_id)) {
+      return Fail(report, ChainProblem::kHeadMismatch, nullptr, resource_id,
+                  "chain head names " + std::to_string(head.length) + " events ending at row " +
+                      std::to_string(head.last_seq) + ", but no row of this resource is stored");
+    }
+    ordered.emplace(resource_id, start(resource_id));  // fully pruned chains
+  }
+  for (const auto& [resource_id, walk] : ordered) {
+    ++report.resources;
+    auto h = heads.find(resource_id);
+    if (h == heads.end()) {
+      return Fail(report, ChainProblem::kHeadMismatch, nullptr, resource_id,
+                  "rows are stored but chain_heads has no entry for this resource");
+    }
+    const ChainHead& head = h->second;
+    if (head.last_seq != walk.last_seq || head.last_hash != walk.prev || head.length != walk.length) {
+      return Fail(report, ChainProblem::kHeadMismatch, nullptr, resource_id,
+                  "chain head says " + std::to_string(head.length) + " events ending at row " +
+                      std::to_string(head.last_seq) + " (hash " + Hex(std::string_view(head.last_hash).substr(0, 8)) +
+                      "...); the rows give " + std::to_string(walk.length) + " ending at row " +
+                      std::to_string(walk.last_seq) + " (hash " + Hex(std::string_view(walk.prev).substr(0, 8)) +
+                      "...)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Timeline::Verify(VerifyReport* report) {
+  VerifyReport local;
+  VerifyReport& r = report != nullptr ? *report : local;
+  r = VerifyReport{};
+  Impl& m = *impl_;
+  // A read transaction: one consistent snapshot while the writer goes on.
+  CMK_RETURN_IF_ERROR(m.db.Exec("BEGIN"));
+  auto heads = m.LoadHeads(nullptr);
+  auto anchors = heads.ok() ? m.LoadAnchors(nullptr) : Result<std::map<std::string, Anchor>>(heads.status());
+  Status s = anchors.ok() ? Status::Ok() : anchors.status();
+  if (s.ok()) {
+    Statement::Scope scope(m.scan_all);
+    s = m.WalkChains(m.scan_all, *heads, *anchors, r);
+  }
+  (void)m.db.Exec("COMMIT");  // read-only: nothing to lose
+  return s;
+}
+
+Status Timeline::Verify(const std::string& resource_id, VerifyReport* report) {
+  VerifyReport local;
+  VerifyReport& r = report != nullptr ? *report : local;
+  r = VerifyReport{};
+  Impl& m = *impl_;
+  CMK_RETURN_IF_ERROR(m.db.Exec("BEGIN"));
+  auto heads = m.LoadHeads(&resource_id);
+  auto anchors = heads.ok() ? m.LoadAnchors(&resource_id) : Result<std::map<std::string, Anchor>>(heads.status());
+  Status s = anchors.ok() ? Status::Ok() : anchors.status();
+  if (s.ok()) {
+    Statement::Scope scope(m.scan_resource);
+    s = m.scan_resource.BindText(1, resource_id);
+    if (s.ok()) s = m.WalkChains(m.scan_resource, *heads, *anchors, r);
+  }
+  (void)m.db.Exec("COMMIT");
+  if (s.ok() && r.resources == 0) return Status::NotFound("no chain for resource " + resource_id);
+  return s;
+}
+
+// ---- Queries ------------------------------------------------------------------
+
+Result<std::vector<Event>> Timeline::EventsFor(const std::string& resource_id, int64_t from_ns, int64_t to_ns,
+                                               size_t limit) {
+  return impl_->ReadEvents(&resource_id, from_ns, to_ns, limit);
+}
+
+Result<std::vector<Event>> Timeline::EventsBetween(int64_t from_ns, int64_t to_ns, size_t limit) {
+  return impl_->ReadEvents(nullptr, from_ns, to_ns, limit);
+}
+
+Result<std::vector<Event>> Timeline::Impl::ReadEvents(const std::string* resource_id, int64_t from_ns, int64_t to_ns,
+                                                      size_t limit) {
+  if (limit == 0 || limit > kMaxQueryEvents) {
+    return Status::InvalidArgument("limit must be 1.." + std::to_string(kMaxQueryEvents));
+  }
+  Statement& q = resource_id == nullptr ? events_of_all : events_of_resource;
+  Statement::Scope scope(q);
+  if (resource_id != nullptr) CMK_RETURN_IF_ERROR(q.BindText(1, *resource_id));
+  CMK_RETURN_IF_ERROR(q.BindInt(2, from_ns));
+  CMK_RETURN_IF_ERROR(q.BindInt(3, to_ns));
+  CMK_RETURN_IF_ERROR(q.BindInt(4, static_cast<int64_t>(limit)));
+  std::vector<Event> out;
+  for (;;) {
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const std::string where = "row " + std::to_string(q.ColumnInt(kColSeq)) + " (event " +
+                              std::string(q.ColumnText(kColEventId)) + ")";
+    auto bytes = DecodeBody(q.ColumnInt(kColCodec), q.ColumnInt(kColBodySize), q.ColumnBlob(kColBody));
+    if (!bytes.ok()) return Status::Corruption(where + ": " + bytes.status().message() + "; run verify");
+    auto event = DecodeEventBytes(*bytes);
+    if (!event.ok()) return Status::Corruption(where + ": " + event.status().message() + "; run verify");
+    out.push_back(std::move(event).value());
+  }
+  return out;
+}
+
+Result<std::vector<QuarantineEntry>> Timeline::Quarantined(size_t limit) {
+  if (limit == 0 || limit > kMaxQueryEvents) {
+    return Status::InvalidArgument("limit must be 1.." + std::to_string(kMaxQueryEvents));
+  }
+  auto q = impl_->db.Prepare("SELECT path, offset, line, format, reason FROM quarantine ORDER BY id LIMIT ?1");
+  if (!q.ok()) return q.status();
+  CMK_RETURN_IF_ERROR(q->BindInt(1, static_cast<int64_t>(limit)));
+  std::vector<QuarantineEntry> out;
+  for (;;) {
+    auto row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    QuarantineEntry e;
+    e.path = q->ColumnText(0);
+    e.offset = static_cast<uint64_t>(q->ColumnInt(1));
+    e.line = static_cast<uint64_t>(q->ColumnInt(2));
+    e.format_guess = q->ColumnText(3);
+    e.reason = q->ColumnText(4);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<TimelineStats> Timeline::Stats() {
+  // Counted from the small tables, not count(*) over events: a metrics
+  // scrape must not scan millions of rows.
+  auto q = impl_->db.Prepare(R"sql(
+SELECT (SELECT coalesce(sum(length), 0) FROM chain_heads) - (SELECT coalesce(sum(pruned), 0) FROM chain_anchors),
+       (SELECT count(*) FROM chain_heads),
+       (SELECT count(*) FROM quarantine),
+       (SELECT coalesce(sum(duplicates), 0) FROM collectors),
+       (SELECT coalesce(sum(batches), 0) FROM collectors),
+       (SELECT count(*) FROM collectors),
+       (SELECT coalesce(sum(pruned), 0) FROM chain_anchors))sql");
+  if (!q.ok()) return q.status();
+  auto row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("no row from the stats query");
+  TimelineStats s;
+  s.events = static_cast<uint64_t>(q->ColumnInt(0));
+  s.resources = static_cast<uint64_t>(q->ColumnInt(1));
+  s.quarantined = static_cast<uint64_t>(q->ColumnInt(2));
+  s.duplicates = static_cast<uint64_t>(q->ColumnInt(3));
+  s.batches = static_cast<uint64_t>(q->ColumnInt(4));
+  s.collectors = static_cast<uint64_t>(q->ColumnInt(5));
+  s.pruned = static_cast<uint64_t>(q->ColumnInt(6));
+  return s;
+}
+
+// ---- Retention ----------------------------------------------------------------
+
+Result<uint64_t> Timeline::PruneBefore(int64_t cutoff_ns) {
+  Impl& m = *impl_;
+  sqlite::Transaction tx(m.db);
+  CMK_RETURN_IF_ERROR(tx.Begin());
+  auto heads = m.LoadHeads(nullptr);
+  if (!heads.ok()) return heads.status();
+
+  auto chain = m.db.Prepare("SELECT seq, time_ns, hash FROM events WHERE resource_id = ?1 ORDER BY seq");
+  if (!chain.ok()) return chain.status();
+  auto del = m.db.Prepare("DELETE FROM events WHERE resource_id = ?1 AND seq <= ?2");
+  if (!del.ok()) return del.status();
+  auto anchor = m.db.Prepare(R"sql(
+INSERT INTO chain_anchors (resource_id, last_seq, last_hash, pruned) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (resource_id) DO UPDATE SET
+  last_seq = excluded.last_seq, last_hash = excluded.last_hash, pruned = pruned + excluded.pruned)sql");
+  if (!anchor.ok()) return anchor.status();
+
+  uint64_t total = 0;
+  for (const auto& [resource_id, head] : *heads) {
+    // The prunable prefix: rows in chain order up to the first one that is
+    // not older than the cutoff.
+    int64_t last_seq = 0;
+    std::string last_hash;
+    int64_t count = 0;
+    {
+      Statement::Scope scope(*chain);
+      CMK_RETURN_IF_ERROR(chain->BindText(1, resource_id));
+      for (;;) {
+        auto row = chain->Step();
+        if (!row.ok()) return row.status();
+        if (!*row || chain->ColumnInt(1) >= cutoff_ns) break;
+        last_seq = chain->ColumnInt(0);
+        last_hash = chain->ColumnBlob(2);
+        ++count;
+      }
+    }
+    if (count == 0) continue;
+    {
+      Statement::Scope scope(*del);
+      CMK_RETURN_IF_ERROR(del->BindText(1, resource_id));
+      CMK_RETURN_IF_ERROR(del->BindInt(2, last_seq));
+      CMK_RETURN_IF_ERROR(del->Run());
+      if (m.db.Changes() != count) {
+        return Status::Internal("pruning " + resource_id + " deleted " + std::to_string(m.db.Changes()) +
+                                " rows, expected " + std::to_string(count));
+      }
+    }
+    Statement::Scope scope(*anchor);
+    CMK_RETURN_IF_ERROR(anchor->BindText(1, resource_id));
+    CMK_RETURN_IF_ERROR(anchor->BindInt(2, last_seq));
+    CMK_RETURN_IF_ERROR(anchor->BindBlob(3, last_hash));
+    CMK_RETURN_IF_ERROR(anchor->BindInt(4, count));
+    CMK_RETURN_IF_ERROR(anchor->Run());
+    total += static_cast<uint64_t>(count);
+  }
+  CMK_RETURN_IF_ERROR(tx.Commit());
+  return total;
+}
+
+}  // namespace cmkwatch::analyzer

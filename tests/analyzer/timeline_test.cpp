@@ -1,0 +1,595 @@
+// The analyzer's timeline over real SQLite files: idempotent batches, the
+// per-resource hash chain, tamper detection through a second connection,
+// retention, schema versioning and all-or-nothing batches.
+#include "cmkwatch/analyzer/timeline.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "cmkwatch/collector/reader.h"
+#include "cmkwatch/common/hash.h"
+#include "test_support.h"
+
+namespace cmkwatch::analyzer {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Collect final : collector::RecordHandler {
+  std::vector<Event> events;
+  void OnEvent(Event&& e, const collector::RecordLocation&) override { events.push_back(std::move(e)); }
+  void OnQuarantine(QuarantineEntry&&) override {}
+};
+
+// Real events from the real parsers: the bundled samples and the fixtures,
+// one per event id (the fixtures repeat some records on purpose).
+const std::vector<Event>& SampleEvents() {
+  static const std::vector<Event> events = [] {
+    Collect c;
+    collector::ReadStats stats;
+    EXPECT_TRUE(collector::ReadPath(std::string(CMKWATCH_SOURCE_DIR) + "/samples", {}, c, stats).ok());
+    EXPECT_TRUE(collector::ReadPath(test::FixturesDir().string(), {}, c, stats).ok());
+    std::vector<Event> unique;
+    std::set<std::string> seen;
+    for (auto& e : c.events) {
+      if (seen.insert(e.id).second) unique.push_back(std::move(e));
+    }
+    return unique;
+  }();
+  return events;
+}
+
+wire::Batch MakeBatch(uint64_t sequence, std::vector<Event> events, std::string collector = "collector-1") {
+  wire::Batch b;
+  b.collector_id = std::move(collector);
+  b.sequence = sequence;
+  b.events = std::move(events);
+  return b;
+}
+
+// The resource with the most sample events (the tamper tests need several).
+std::string BusiestResource() {
+  std::map<std::string, int> count;
+  for (const auto& e : SampleEvents()) ++count[e.resource_id];
+  return std::max_element(count.begin(), count.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+}
+
+// A second, plain sqlite3 connection: what an operator (or attacker) with
+// the sqlite3 shell can do to the file.
+struct RawCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtCloser {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+class RawDb {
+ public:
+  explicit RawDb(const fs::path& path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    db_.reset(db);
+    sqlite3_busy_timeout(db, 5000);
+  }
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << sql << ": " << err;
+    sqlite3_free(err);
+  }
+  // Column 0 of every row of `sql`, as bytes.
+  std::vector<std::string> Column(const std::string& sql) {
+    std::vector<std::string> out;
+    auto stmt = Prepare(sql);
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      const void* p = sqlite3_column_blob(stmt.get(), 0);
+      const int n = sqlite3_column_bytes(stmt.get(), 0);
+      out.emplace_back(p == nullptr ? "" : std::string(static_cast<const char*>(p), static_cast<size_t>(n)));
+    }
+    return out;
+  }
+  std::vector<int64_t> Ints(const std::string& sql) {
+    std::vector<int64_t> out;
+    auto stmt = Prepare(sql);
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) out.push_back(sqlite3_column_int64(stmt.get(), 0));
+    return out;
+  }
+  void SetBlob(const std::string& sql, const std::string& blob, int64_t seq) {
+    auto stmt = Prepare(sql);
+    sqlite3_bind_blob64(stmt.get(), 1, blob.data(), blob.size(), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt.get(), 2, seq);
+    EXPECT_EQ(sqlite3_step(stmt.get()), SQLITE_DONE) << sqlite3_errmsg(db_.get());
+  }
+
+ private:
+  std::unique_ptr<sqlite3_stmt, StmtCloser> Prepare(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &s, nullptr), SQLITE_OK)
+        << sql << ": " << sqlite3_errmsg(db_.get());
+    return std::unique_ptr<sqlite3_stmt, StmtCloser>(s);
+  }
+  std::unique_ptr<sqlite3, RawCloser> db_;
+};
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out.push_back(c);
+    if (c == '\'') out.push_back('\'');
+  }
+  return out + "'";
+}
+
+class TimelineTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("cmkwatch-timeline-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(dir_);
+    path_ = dir_ / "timeline.db";
+    options_.compress = GetParam();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::unique_ptr<Timeline> OpenOrFail() {
+    auto t = Timeline::Open(path_.string(), options_);
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return t.ok() ? std::move(t).value() : nullptr;
+  }
+  // Stores every sample event, in one batch per `per_batch` events.
+  void StoreSamples(Timeline& t, size_t per_batch = 50) {
+    const auto& all = SampleEvents();
+    uint64_t seq = 1;
+    for (size_t i = 0; i < all.size(); i += per_batch) {
+      std::vector<Event> part(all.begin() + static_cast<std::ptrdiff_t>(i),
+                              all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + per_batch)));
+      auto r = t.InsertBatch(MakeBatch(seq++, std::move(part)), 1000);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+  }
+  // Row ids of a resource's chain, in chain order.
+  std::vector<int64_t> ChainRows(const std::string& resource_id) {
+    RawDb raw(path_);
+    return raw.Ints("SELECT seq FROM events WHERE resource_id = " + Quote(resource_id) + " ORDER BY seq");
+  }
+  VerifyReport VerifyFails() {
+    auto t = OpenOrFail();
+    VerifyReport report;
+    Status s = t->Verify(&report);
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_NE(report.problem, ChainProblem::kNone);
+    EXPECT_NE(s.message().find(report.resource_id), std::string::npos) << s.message();
+    return report;
+  }
+
+  fs::path dir_;
+  fs::path path_;
+  TimelineOptions options_;
+};
+
+TEST_P(TimelineTest, StoredEventsReadBackEqualInEventTimeOrder) {
+  const auto& all = SampleEvents();
+  ASSERT_GT(all.size(), 50u);
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  StoreSamples(*t);
+
+  std::map<std::string, std::vector<Event>> by_resource;
+  for (const auto& e : all) by_resource[e.resource_id].push_back(e);
+  for (auto& [resource_id, expected] : by_resource) {
+    std::stable_sort(expected.begin(), expected.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+    auto got = t->EventsFor(resource_id, INT64_MIN, INT64_MAX, kMaxQueryEvents);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, expected) << resource_id;
+  }
+  auto everything = t->EventsBetween(INT64_MIN, INT64_MAX, kMaxQueryEvents);
+  ASSERT_TRUE(everything.ok());
+  EXPECT_EQ(everything->size(), all.size());
+  EXPECT_TRUE(std::is_sorted(everything->begin(), everything->end(),
+                             [](const Event& a, const Event& b) { return a.time < b.time; }));
+  auto limited = t->EventsBetween(INT64_MIN, INT64_MAX, 3);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ(limited->size(), 3u);
+  EXPECT_TRUE(t->EventsBetween(0, 1, 0).status().IsInvalidArgument());
+
+  auto stats = t->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->events, all.size());
+  EXPECT_EQ(stats->resources, by_resource.size());
+  EXPECT_EQ(stats->duplicates, 0u);
+
+  VerifyReport report;
+  Status s = t->Verify(&report);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(report.events, all.size());
+  EXPECT_EQ(report.resources, by_resource.size());
+  EXPECT_TRUE(t->Verify(BusiestResource(), &report).ok());
+  EXPECT_TRUE(t->Verify("/subscriptions/none", &report).IsNotFound());
+}
+
+// The chain is exactly the documented one, recomputed here independently:
+// per resource, in insertion order, SHA-256(prev || EncodeEvent(e)) from 32
+// zero bytes; and it carries on across a close and reopen.
+TEST_P(TimelineTest, ChainIsTheDocumentedOneAndContinuesAfterReopen) {
+  const auto& all = SampleEvents();
+  const size_t half = all.size() / 2;
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->InsertBatch(MakeBatch(1, {all.begin(), all.begin() + static_cast<std::ptrdiff_t>(half)}), 1).ok());
+  }
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    auto stats = t->Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->events, half);
+    auto r = t->InsertBatch(MakeBatch(2, {all.begin() + static_cast<std::ptrdiff_t>(half), all.end()}), 2);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->stored, all.size() - half);
+    Status s = t->Verify(nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  std::map<std::string, std::string> prev;
+  std::vector<std::string> expected_prev, expected_hash;
+  for (const auto& e : all) {
+    auto [it, fresh] = prev.try_emplace(e.resource_id, std::string(32, '\0'));
+    const std::string p = it->second;
+    const Sha256Digest d = Sha256(p + wire::EncodeEvent(e));
+    it->second.assign(reinterpret_cast<const char*>(d.data()), d.size());
+    expected_prev.push_back(p);
+    expected_hash.push_back(it->second);
+  }
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Column("SELECT prev_hash FROM events ORDER BY seq"), expected_prev);
+  EXPECT_EQ(raw.Column("SELECT hash FROM events ORDER BY seq"), expected_hash);
+  EXPECT_EQ(raw.Column("SELECT event_id FROM events ORDER BY seq").size(), all.size());
+  EXPECT_EQ(raw.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+}
+
+TEST_P(TimelineTest, DuplicatesAreStoredOnceAndCounted) {
+  const auto& all = SampleEvents();
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  auto r = t->InsertBatch(MakeBatch(1, {all[0], all[1], all[0], all[0]}), 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (BatchResult{2, 2, 0, false}));
+  r = t->InsertBatch(MakeBatch(2, {all[1], all[2]}), 2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, (BatchResult{1, 1, 0, false}));
+  // Another collector sending the same event is a duplicate too.
+  r = t->InsertBatch(MakeBatch(1, {all[2]}, "collector-2"), 3);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, (BatchResult{0, 1, 0, false}));
+
+  auto stats = t->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->events, 3u);
+  EXPECT_EQ(stats->duplicates, 4u);
+  EXPECT_EQ(stats->batches, 3u);
+  EXPECT_EQ(stats->collectors, 2u);
+  EXPECT_TRUE(t->Verify(nullptr).ok());  // duplicates did not move any chain
+}
+
+TEST_P(TimelineTest, ResendOfACommittedBatchIsRecognized) {
+  const auto& all = SampleEvents();
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  wire::Batch batch = MakeBatch(5, {all[0], all[1], all[2]});
+  batch.quarantined.push_back({"/logs/PT1H.json", 1234, 7, "kvaudit", "malformed JSON in record"});
+  auto first = t->InsertBatch(batch, 1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, (BatchResult{3, 0, 1, false}));
+
+  auto again = t->InsertBatch(batch, 2);  // the collector never saw the ack
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, (BatchResult{0, 3, 0, true}));
+  batch.sequence = 4;  // older than the last committed one
+  auto older = t->InsertBatch(batch, 3);
+  ASSERT_TRUE(older.ok());
+  EXPECT_TRUE(older->resend);
+  auto newer = t->InsertBatch(MakeBatch(6, {all[3]}), 4);
+  ASSERT_TRUE(newer.ok());
+  EXPECT_EQ(*newer, (BatchResult{1, 0, 0, false}));
+
+  // A resend after a restart of the analyzer is recognized too.
+  t.reset();
+  t = OpenOrFail();
+  ASSERT_TRUE(t);
+  auto after_restart = t->InsertBatch(MakeBatch(6, {all[3]}), 5);
+  ASSERT_TRUE(after_restart.ok());
+  EXPECT_TRUE(after_restart->resend);
+  auto stats = t->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->events, 4u);
+  EXPECT_EQ(stats->quarantined, 1u);
+}
+
+TEST_P(TimelineTest, QuarantineEntriesAreStored) {
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  wire::Batch batch = MakeBatch(1, {});
+  batch.quarantined.push_back({"/logs/a/PT1H.json", 0, 1, "activity", "record is not JSON"});
+  batch.quarantined.push_back({"-", 4096, 12, "unknown", "no known format matches"});
+  auto r = t->InsertBatch(batch, 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->quarantined, 2u);
+  auto q = t->Quarantined(10);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(*q, batch.quarantined);
+  // The same entries from a collector whose sequence restarted: not twice.
+  batch.collector_id = "collector-1";
+  batch.sequence = 100;
+  r = t->InsertBatch(batch, 2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->quarantined, 0u);
+  ASSERT_TRUE(t->Quarantined(10).ok());
+  EXPECT_EQ(t->Quarantined(10)->size(), 2u);
+}
+
+TEST_P(TimelineTest, VerifyNamesAnAlteredByte) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  ASSERT_GE(rows.size(), 3u);
+  const int64_t victim = rows[1];
+  {
+    RawDb raw(path_);
+    std::string body = raw.Column("SELECT body FROM events WHERE seq = " + std::to_string(victim)).at(0);
+    body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x01);
+    raw.SetBlob("UPDATE events SET body = ?1 WHERE seq = ?2", body, victim);
+  }
+  const VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kAlteredBytes) << report.detail;
+  EXPECT_EQ(report.resource_id, resource);
+  EXPECT_EQ(report.seq, victim);
+}
+
+TEST_P(TimelineTest, VerifyNamesARemovedRow) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  ASSERT_GE(rows.size(), 3u);
+  RawDb(path_).Exec("DELETE FROM events WHERE seq = " + std::to_string(rows[1]));
+  const VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kMissingRow) << report.detail;
+  EXPECT_EQ(report.resource_id, resource);
+  EXPECT_EQ(report.seq, rows[2]);  // the row whose predecessor is gone
+}
+
+TEST_P(TimelineTest, VerifyNamesARemovedLastRowAndAnEditedHead) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  RawDb(path_).Exec("DELETE FROM events WHERE seq = " + std::to_string(rows.back()));
+  VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kHeadMismatch) << report.detail;
+  EXPECT_EQ(report.resource_id, resource);
+}
+
+TEST_P(TimelineTest, VerifyNamesAnEditedChainHead) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  RawDb(path_).Exec("UPDATE chain_heads SET length = length + 1 WHERE resource_id = " + Quote(resource));
+  VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kHeadMismatch) << report.detail;
+  EXPECT_EQ(report.resource_id, resource);
+  EXPECT_EQ(report.seq, 0);
+}
+
+TEST_P(TimelineTest, VerifyNamesSwappedBodies) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  ASSERT_GE(rows.size(), 3u);
+  {
+    RawDb raw(path_);
+    const std::string a = std::to_string(rows[0]), b = std::to_string(rows[2]);
+    // Swap body and its size together, so each body still decodes.
+    raw.Exec("CREATE TEMP TABLE t AS SELECT seq, body, body_size FROM events WHERE seq IN (" + a + "," + b + ")");
+    raw.Exec("UPDATE events SET body = (SELECT body FROM t WHERE t.seq = " + b + "), body_size = (SELECT body_size "
+             "FROM t WHERE t.seq = " + b + ") WHERE seq = " + a);
+    raw.Exec("UPDATE events SET body = (SELECT body FROM t WHERE t.seq = " + a + "), body_size = (SELECT body_size "
+             "FROM t WHERE t.seq = " + a + ") WHERE seq = " + b);
+  }
+  const VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kReorderedRows) << report.detail;
+  EXPECT_EQ(report.resource_id, resource);
+  EXPECT_EQ(report.seq, rows[0]);
+}
+
+TEST_P(TimelineTest, VerifyNamesReorderedRows) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  ASSERT_GE(rows.size(), 3u);
+  {
+    // Whole rows trade places: every column stays consistent with its body.
+    RawDb raw(path_);
+    const std::string a = std::to_string(rows[1]), b = std::to_string(rows[2]);
+    raw.Exec("UPDATE events SET seq = -1 WHERE seq = " + a);
+    raw.Exec("UPDATE events SET seq = " + a + " WHERE seq = " + b);
+    raw.Exec("UPDATE events SET seq = " + b + " WHERE seq = -1");
+  }
+  const VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kReorderedRows) << report.detail;
+  EXPECT_EQ(report.resource_id, resource);
+  EXPECT_EQ(report.seq, rows[1]);
+}
+
+TEST_P(TimelineTest, VerifyNamesAnEditedColumn) {
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  RawDb(path_).Exec("UPDATE events SET time_ns = time_ns + 1 WHERE seq = " + std::to_string(rows[1]));
+  const VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kAlteredColumns) << report.detail;
+  EXPECT_EQ(report.seq, rows[1]);
+  EXPECT_NE(report.detail.find("time_ns"), std::string::npos);
+}
+
+TEST_P(TimelineTest, PruneKeepsChainsVerifiable) {
+  std::vector<Event> all = SampleEvents();
+  // In event-time order, so every event older than the cutoff is in its
+  // chain's prunable prefix.
+  std::stable_sort(all.begin(), all.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+  const int64_t cutoff = all[all.size() / 2].time;
+  const auto older = static_cast<uint64_t>(
+      std::count_if(all.begin(), all.end(), [&](const Event& e) { return e.time < cutoff; }));
+  ASSERT_GT(older, 0u);
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->InsertBatch(MakeBatch(1, all), 1).ok());
+
+  auto pruned = t->PruneBefore(cutoff);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, older);
+  VerifyReport report;
+  Status s = t->Verify(&report);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(report.events, all.size() - older);
+  auto gone = t->EventsBetween(INT64_MIN, cutoff, kMaxQueryEvents);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_TRUE(gone->empty());
+  auto kept = t->EventsBetween(cutoff, INT64_MAX, kMaxQueryEvents);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), all.size() - older);
+  auto stats = t->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->events, all.size() - older);
+  EXPECT_EQ(stats->pruned, older);
+
+  // Pruning everything, then storing again: chains go on from their anchors.
+  ASSERT_TRUE(t->PruneBefore(INT64_MAX).ok());
+  EXPECT_TRUE(t->Verify(nullptr).ok());
+  Event late = all.front();
+  late.id = "late-event-1";
+  ASSERT_TRUE(t->InsertBatch(MakeBatch(2, {late}), 2).ok());
+  s = t->Verify(nullptr);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+
+  // The anchor is part of the chain: removing it is noticed.
+  t.reset();
+  RawDb(path_).Exec("DELETE FROM chain_anchors WHERE resource_id = " + Quote(late.resource_id));
+  report = VerifyFails();
+  EXPECT_EQ(report.resource_id, late.resource_id);
+  EXPECT_EQ(report.event_id, "late-event-1");
+}
+
+TEST_P(TimelineTest, NewerSchemaIsRefused) {
+  ASSERT_TRUE(OpenOrFail());
+  RawDb(path_).Exec("PRAGMA user_version = 99");
+  auto t = Timeline::Open(path_.string(), options_);
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().IsUnsupported()) << t.status().ToString();
+  EXPECT_NE(t.status().message().find("version 99"), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("newer"), std::string::npos) << t.status().message();
+}
+
+TEST_P(TimelineTest, OtherFilesAreRefused) {
+  RawDb(path_).Exec("CREATE TABLE something_else (x)");
+  auto t = Timeline::Open(path_.string(), options_);
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().IsInvalidArgument()) << t.status().ToString();
+  EXPECT_NE(t.status().message().find("not a cmkwatch timeline"), std::string::npos);
+
+  const fs::path text = dir_ / "notes.txt";
+  {
+    std::FILE* f = std::fopen(text.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("this is not a database, just some text that is long enough to have a header\n", f);
+    std::fclose(f);
+  }
+  t = Timeline::Open(text.string(), options_);
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().IsInvalidArgument()) << t.status().ToString();
+}
+
+TEST_P(TimelineTest, AFailedBatchLeavesNothingBehind) {
+  const auto& all = SampleEvents();
+  options_.max_event_bytes = 64 * 1024;
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  Event huge = all[5];
+  huge.id = "huge-event";
+  huge.raw.assign(100 * 1024, 'x');
+  wire::Batch batch = MakeBatch(1, {all[0], all[1], huge, all[2]});
+  batch.quarantined.push_back({"/logs/PT1H.json", 1, 1, "kvaudit", "bad"});
+  auto r = t->InsertBatch(batch, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsLimitExceeded()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("huge-event"), std::string::npos) << r.status().message();
+
+  auto stats = t->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->events, 0u);
+  EXPECT_EQ(stats->resources, 0u);
+  EXPECT_EQ(stats->quarantined, 0u);
+  EXPECT_EQ(stats->batches, 0u);
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.Ints("SELECT count(*) FROM events"), std::vector<int64_t>{0});
+    EXPECT_EQ(raw.Ints("SELECT count(*) FROM chain_heads"), std::vector<int64_t>{0});
+    EXPECT_EQ(raw.Ints("SELECT count(*) FROM collectors"), std::vector<int64_t>{0});
+  }
+  // The same sequence without the oversized event is new, not a resend, and
+  // the connection is still usable.
+  batch.events.erase(batch.events.begin() + 2);
+  r = t->InsertBatch(batch, 2);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (BatchResult{3, 0, 1, false}));
+  EXPECT_TRUE(t->Verify(nullptr).ok());
+}
+
+TEST_P(TimelineTest, OptionsAreChecked) {
+  options_.max_event_bytes = 0;
+  EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
+  options_ = {};
+  options_.compression_level = 10;
+  EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
+}
+
+INSTANTIATE_TEST_SUITE_P(Codec, TimelineTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? std::string("Zlib") : std::string("Plain");
+                         });
+
+}  // namespace
+}  // namespace cmkwatch::analyzer
