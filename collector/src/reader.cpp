@@ -1,5 +1,7 @@
 #include "cmkwatch/collector/reader.h"
 
+#include "read_util.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,21 +19,8 @@ namespace cmkwatch::collector {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Owns a file descriptor.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ > 2) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using internal::IsGzip;
+using internal::UniqueFd;
 
 // Owns an inflate stream.
 class Inflater {
@@ -62,26 +51,20 @@ class ParsingSink final : public FramerSink {
       : path_(path), options_(options), handler_(handler), stats_(stats), snapshot_time_(snapshot_time) {}
 
   void OnRecord(const FramedRecord& record) override {
-    auto result = ParseRecord(record.record, options_.format, options_.limits);
-    if (result.ok()) {
+    auto parsed = internal::ParseFramed(record, path_, options_, snapshot_time_);
+    if (auto* event = std::get_if<Event>(&parsed)) {
       ++stats_.events;
-      // An inventory snapshot (az ... show) that names no time of its own
-      // describes the resource as of when the file was written.
-      if (result->source == Source::kInventory && result->time == 0) result->time = snapshot_time_;
-      handler_.OnEvent(std::move(result).value(), RecordLocation{path_, record.offset, record.line});
+      handler_.OnEvent(std::move(*event), RecordLocation{path_, record.offset, record.line});
       return;
     }
-    // The rare path: find out which format it looked like, for the operator.
-    std::string guess = "unknown";
-    if (options_.format != Format::kAuto) {
-      guess = std::string(FormatName(options_.format));
-    } else if (auto detected = DetectFormat(record.record.bytes, options_.limits); detected.ok()) {
-      guess = std::string(FormatName(*detected));
-    }
-    Quarantine(record.offset, record.line, std::move(guess), result.status().message());
+    ++stats_.quarantined;
+    handler_.OnQuarantine(std::get<Quarantined>(std::move(parsed)));
   }
 
-  void OnError(const FrameError& error) override { Quarantine(error.offset, error.line, "unknown", error.reason); }
+  void OnError(const FrameError& error) override {
+    ++stats_.quarantined;
+    handler_.OnQuarantine(internal::FrameErrorEntry(path_, error));
+  }
 
   void Quarantine(uint64_t offset, uint64_t line, std::string guess, std::string reason) {
     ++stats_.quarantined;
@@ -100,33 +83,6 @@ int64_t NowNs() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// When the file was last written; now for pipes and memory.
-int64_t SnapshotTimeOf(int fd) {
-  struct stat st {};
-  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  }
-  return NowNs();
-}
-
-// In a directory, only files named like log exports are read (a README or a
-// checksum file beside them is not a record source). Hidden entries are
-// skipped. Naming a file directly reads it whatever its name.
-bool LooksLikeLogFile(const fs::path& p) {
-  std::string name = p.filename().string();
-  if (name.empty() || name.front() == '.') return false;
-  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
-  for (const char* ext : {".json", ".jsonl", ".ndjson"}) {
-    const size_t n = std::strlen(ext);
-    if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) return true;
-  }
-  return false;
-}
-
-bool IsGzip(std::string_view head) {
-  return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b;
 }
 
 // Pulls compressed bytes on demand.
@@ -240,11 +196,7 @@ Status InflateInto(ByteSource& src, std::string head, Framer& framer, ParsingSin
 Status ReadStream(ByteSource& src, std::string_view path, const ReadOptions& options, RecordHandler& handler,
                   ReadStats& stats, int64_t snapshot_time) {
   ParsingSink sink(path, options, handler, stats, snapshot_time);
-  FramerOptions framer_options;
-  framer_options.max_record_bytes = options.limits.max_record_bytes;
-  framer_options.max_depth = options.limits.max_depth;
-  framer_options.max_string_bytes = options.limits.max_string_bytes;
-  Framer framer(sink, framer_options);
+  Framer framer(sink, internal::FramerOptionsFor(options.limits));
 
   std::vector<char> buf(options.chunk_bytes + kPadding);
   // Sniff the first bytes for gzip's magic.
@@ -278,8 +230,7 @@ Status ReadOneFile(const std::string& path, const ReadOptions& options, RecordHa
   }
   UniqueFd owner(fd);
   ++stats.files;
-  FdSource src(fd);
-  return ReadStream(src, path, options, handler, stats, SnapshotTimeOf(fd));
+  return internal::ReadOpenFile(fd, path, options, handler, stats);
 }
 
 }  // namespace
@@ -288,7 +239,7 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
   if (path == "-") {
     ++stats.files;
     FdSource src(STDIN_FILENO);
-    return ReadStream(src, "-", options, handler, stats, SnapshotTimeOf(STDIN_FILENO));
+    return ReadStream(src, "-", options, handler, stats, internal::SnapshotTimeOf(STDIN_FILENO));
   }
   std::error_code ec;
   const fs::path p(path);
@@ -307,7 +258,7 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
       it.disable_recursion_pending();
       continue;
     }
-    if (it->is_regular_file(fec) && LooksLikeLogFile(it->path())) files.push_back(it->path().string());
+    if (it->is_regular_file(fec) && internal::LooksLikeLogFile(it->path())) files.push_back(it->path().string());
   }
   if (ec) return Status::IoError(std::string(path) + ": " + ec.message());
   std::sort(files.begin(), files.end());
@@ -325,11 +276,7 @@ Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptio
   if (!IsGzip(bytes) && readable_after >= kPadding) {
     // In place: the framer hands out views into the caller's buffer.
     ParsingSink sink(name, options, handler, stats, NowNs());
-    FramerOptions framer_options;
-    framer_options.max_record_bytes = options.limits.max_record_bytes;
-    framer_options.max_depth = options.limits.max_depth;
-  framer_options.max_string_bytes = options.limits.max_string_bytes;
-    Framer framer(sink, framer_options);
+    Framer framer(sink, internal::FramerOptionsFor(options.limits));
     stats.bytes += bytes.size();
     framer.Feed(bytes, readable_after);
     framer.Finish();
@@ -338,5 +285,72 @@ Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptio
   MemorySource src(bytes);
   return ReadStream(src, name, options, handler, stats, NowNs());
 }
+
+namespace internal {
+
+int64_t SnapshotTimeOf(int fd) {
+  struct stat st {};
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+  return NowNs();
+}
+
+// In a directory, only files named like log exports are read (a README or a
+// checksum file beside them is not a record source). Hidden entries are
+// skipped. Naming a file directly reads it whatever its name.
+bool LooksLikeLogFile(const fs::path& p) {
+  std::string name = p.filename().string();
+  if (name.empty() || name.front() == '.') return false;
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+  for (const char* ext : {".json", ".jsonl", ".ndjson"}) {
+    const size_t n = std::strlen(ext);
+    if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) return true;
+  }
+  return false;
+}
+
+bool IsGzip(std::string_view head) {
+  return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b;
+}
+
+FramerOptions FramerOptionsFor(const ParseLimits& limits) {
+  FramerOptions framer_options;
+  framer_options.max_record_bytes = limits.max_record_bytes;
+  framer_options.max_depth = limits.max_depth;
+  framer_options.max_string_bytes = limits.max_string_bytes;
+  return framer_options;
+}
+
+std::variant<Event, Quarantined> ParseFramed(const FramedRecord& record, std::string_view path,
+                                             const ReadOptions& options, int64_t snapshot_time) {
+  auto result = ParseRecord(record.record, options.format, options.limits);
+  if (result.ok()) {
+    // An inventory snapshot (az ... show) that names no time of its own
+    // describes the resource as of when the file was written.
+    if (result->source == Source::kInventory && result->time == 0) result->time = snapshot_time;
+    return std::move(result).value();
+  }
+  // The rare path: find out which format it looked like, for the operator.
+  std::string guess = "unknown";
+  if (options.format != Format::kAuto) {
+    guess = std::string(FormatName(options.format));
+  } else if (auto detected = DetectFormat(record.record.bytes, options.limits); detected.ok()) {
+    guess = std::string(FormatName(*detected));
+  }
+  return Quarantined{std::string(path), record.offset, record.line, std::move(guess), result.status().message()};
+}
+
+Quarantined FrameErrorEntry(std::string_view path, const FrameError& error) {
+  return Quarantined{std::string(path), error.offset, error.line, "unknown", error.reason};
+}
+
+Status ReadOpenFile(int fd, std::string_view path, const ReadOptions& options, RecordHandler& handler,
+                    ReadStats& stats) {
+  FdSource src(fd);
+  return ReadStream(src, path, options, handler, stats, SnapshotTimeOf(fd));
+}
+
+}  // namespace internal
 
 }  // namespace cmkwatch::collector

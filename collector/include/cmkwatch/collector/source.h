@@ -1,0 +1,175 @@
+// Sources: what feeds the collector's spool with events, one step at a time.
+//
+// Lifecycle (osquery's EventPublisherPlugin shape, ../shared/STYLE.md):
+//   construct   cheap; nothing is opened.
+//   Setup()     opens what the source needs (watches, descriptors). Called
+//               once, before the first RunOnce; a non-ok Status means the
+//               source cannot run (e.g. its root does not exist).
+//   RunOnce(t)  one step: looks for new input, reads a bounded amount, and
+//               hands at most one batch to the SourceSink. When there is
+//               nothing to do it blocks up to `t` ms for input (or Stop) and
+//               then tries once more. Returns whether it handed a batch; an
+//               error is an I/O failure of the source itself or the
+//               sink's refusal (see back-pressure below) — the source stays
+//               usable and the caller decides how long to back off.
+//   Stop()      callable from any thread, any number of times: wakes a
+//               blocked RunOnce promptly; every later RunOnce returns false
+//               at once.
+//   destructor  tear-down: closes every descriptor. Not concurrent with
+//               RunOnce.
+// RunOnce, Setup, Stats and Checkpoints are called from one thread at a time.
+//
+// Delivery and checkpoints: a batch comes with the FileCheckpoints of every
+// file it advanced, saying how far each file has been consumed INCLUDING the
+// batch's records. The spool stores them in the same transaction as the
+// batch; after a restart the source is constructed with them and neither
+// re-reads nor skips a byte.
+//
+// Back-pressure: when OnBatch returns a non-ok Status (e.g. LimitExceeded
+// because the spool is full), the source does not advance. RunOnce returns
+// that Status, and the next RunOnce hands the very same batch again before
+// reading anything else. A sink that fails must therefore leave the vectors
+// it was given unmoved (the source passes them by rvalue reference to avoid
+// copying a batch, and keeps them when the call fails).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cmkwatch/collector/parse.h"
+#include "cmkwatch/common/event.h"
+#include "cmkwatch/common/status.h"
+
+namespace cmkwatch::collector {
+
+// How far one file has been consumed. The file is identified by path and by
+// (device, inode), so a file replaced under the same path is not mistaken
+// for the one the offset belongs to. For plain files, offset is the end of
+// the last complete record consumed (never inside a record). For gzip files
+// it is 0 until the whole file has been consumed, then its compressed size.
+struct FileCheckpoint {
+  std::string path;
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t offset = 0;
+  bool operator==(const FileCheckpoint&) const = default;
+};
+
+// Receives batches. Called on the thread that runs RunOnce.
+class SourceSink {
+ public:
+  virtual ~SourceSink() = default;
+  // Ok: the batch is durably taken and `through` may be remembered. Any
+  // other Status: nothing is taken, the vectors must be left as they were,
+  // and the same batch comes again.
+  virtual Status OnBatch(std::vector<Event>&& events, std::vector<QuarantineEntry>&& quarantined,
+                         const std::vector<FileCheckpoint>& through) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual Status Setup() = 0;
+  virtual Result<bool> RunOnce(int timeout_ms) = 0;
+  virtual void Stop() = 0;
+};
+
+struct DirectorySourceOptions {
+  Format format = Format::kAuto;
+  ParseLimits limits;
+  // Full rescans of the tree: every poll_interval_ms when polling; with
+  // inotify, every rescan_interval_ms as a safety net (events can be lost
+  // when the kernel queue overflows, which also forces a rescan).
+  int poll_interval_ms = 1000;
+  int rescan_interval_ms = 30000;
+  bool force_polling = false;  // never use inotify (tests, network file systems)
+  size_t max_open_files = 64;  // idle descriptors beyond this are closed, LRU first
+  size_t max_batch_events = 500;          // events + quarantine entries per batch
+  size_t max_batch_bytes = size_t{8} << 20;  // file bytes read per step
+  size_t read_chunk_bytes = size_t{64} << 10;
+};
+
+struct DirectorySourceStats {
+  uint64_t files = 0;          // files followed (discovered) so far
+  uint64_t bytes = 0;          // file bytes read (compressed bytes for .gz)
+  uint64_t events = 0;         // events handed to the sink (accepted batches)
+  uint64_t quarantined = 0;    // quarantine entries handed to the sink
+  uint64_t truncations = 0;    // a file shrank below what had been read: reread from 0
+  uint64_t replacements = 0;   // a path now names another file (new inode)
+  uint64_t deletions = 0;      // followed files that disappeared
+  uint64_t rejected_batches = 0;  // OnBatch refusals (back-pressure)
+  bool inotify = false;        // whether change notification is in use
+};
+
+// Follows a directory tree as Azure Storage diagnostic export lays it out
+// (insights-activity-logs/.../PT1H.json, insights-logs-auditevent/
+// resourceId=.../y=/m=/d=/h=/m=00/PT1H.json), with blobs synced locally that
+// grow by appends during the hour.
+//
+//  * Files: under `root`, recursively, names ending .json, .jsonl, .ndjson,
+//    optionally .gz; hidden entries skipped (the rule ReadPath uses). New
+//    files and directories are found through inotify (IN_CREATE, IN_MODIFY,
+//    IN_MOVED_TO, IN_CLOSE_WRITE, ...; every directory watched) when
+//    available, else by polling; polling also takes over when inotify
+//    cannot be set up or its watch limit is hit.
+//  * Appends: each plain file keeps one streaming Framer, fed the bytes as
+//    they are read. A record is consumed once the framer has cut it
+//    (its closing bracket read); a record still being written simply waits
+//    inside the framer. The checkpoint stops at the end of the last
+//    consumed record, never inside one. Choosing a streaming framer over
+//    "feed only complete lines" keeps memory bounded by the framer's
+//    record limit however long a line is, and a pretty-printed document
+//    written in several pieces still frames correctly.
+//  * Partial records: a trailing unfinished record is not quarantined while
+//    the file may grow; it is quarantined ("truncated") only when the file
+//    is replaced or removed.
+//  * Quarantine: a record the framer or a parser refuses becomes a
+//    QuarantineEntry (path, offset, line, reason) in the batch; its
+//    neighbours are unaffected. A refused region counts as consumed up to
+//    the next record or the next newline, whichever comes first.
+//  * Truncation (same inode, size below what was read): the file is read
+//    again from 0, counted in Stats().truncations; nothing is logged here.
+//  * Replacement (same path, new inode): the old file is read to its end
+//    through the descriptor still open, its unfinished tail quarantined,
+//    then the new file is read from 0. Deleted files likewise, then are
+//    forgotten. (An old file whose descriptor had been closed as idle
+//    cannot be drained; its bytes written after the last read are lost.)
+//  * gzip: a .gz file is read whole once its size and mtime are unchanged
+//    across two polls; its checkpoint is its compressed size. If the
+//    collector dies while a large .gz is being delivered over several
+//    batches, it is read again from the start (the analyzer deduplicates
+//    by event id).
+//  * Resume: a checkpoint whose path and (device, inode) match a file
+//    resumes it at the checkpoint's offset; one that does not match is
+//    ignored and the file is read from 0. Records inside a wrapper document
+//    ({"records":[...]} spread over lines) resume only at top-level
+//    boundaries the framer can start at; Azure exports JSON Lines, where
+//    every record is one.
+//  * Bounds: at most max_open_files descriptors (idle ones closed LRU and
+//    reopened by path with an inode check), max_batch_events records per
+//    batch, max_batch_bytes read per step.
+class DirectorySource final : public Source {
+ public:
+  DirectorySource(std::string root, DirectorySourceOptions options, std::vector<FileCheckpoint> resume,
+                  SourceSink& sink);
+  ~DirectorySource() override;
+  DirectorySource(const DirectorySource&) = delete;
+  DirectorySource& operator=(const DirectorySource&) = delete;
+
+  Status Setup() override;
+  Result<bool> RunOnce(int timeout_ms) override;
+  void Stop() override;
+
+  DirectorySourceStats Stats() const;
+  // The checkpoints of every followed file as last accepted by the sink.
+  std::vector<FileCheckpoint> Checkpoints() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmkwatch::collector
