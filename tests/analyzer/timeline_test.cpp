@@ -156,6 +156,13 @@ class TimelineTest : public ::testing::TestWithParam<bool> {
       ASSERT_TRUE(r.ok()) << r.status().ToString();
     }
   }
+  // Opens the file, stores every sample event and closes it again, so a test
+  // can then tamper with the file through a second connection.
+  void StoreSamplesAndClose() {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    StoreSamples(*t);
+  }
   // Row ids of a resource's chain, in chain order.
   std::vector<int64_t> ChainRows(const std::string& resource_id) {
     RawDb raw(path_);
@@ -337,11 +344,7 @@ TEST_P(TimelineTest, QuarantineEntriesAreStored) {
 }
 
 TEST_P(TimelineTest, VerifyNamesAnAlteredByte) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   const auto rows = ChainRows(resource);
   ASSERT_GE(rows.size(), 3u);
@@ -359,11 +362,7 @@ TEST_P(TimelineTest, VerifyNamesAnAlteredByte) {
 }
 
 TEST_P(TimelineTest, VerifyNamesARemovedRow) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   const auto rows = ChainRows(resource);
   ASSERT_GE(rows.size(), 3u);
@@ -375,11 +374,7 @@ TEST_P(TimelineTest, VerifyNamesARemovedRow) {
 }
 
 TEST_P(TimelineTest, VerifyNamesARemovedLastRowAndAnEditedHead) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   const auto rows = ChainRows(resource);
   RawDb(path_).Exec("DELETE FROM events WHERE seq = " + std::to_string(rows.back()));
@@ -389,11 +384,7 @@ TEST_P(TimelineTest, VerifyNamesARemovedLastRowAndAnEditedHead) {
 }
 
 TEST_P(TimelineTest, VerifyNamesAnEditedChainHead) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   RawDb(path_).Exec("UPDATE chain_heads SET length = length + 1 WHERE resource_id = " + Quote(resource));
   VerifyReport report = VerifyFails();
@@ -403,11 +394,7 @@ TEST_P(TimelineTest, VerifyNamesAnEditedChainHead) {
 }
 
 TEST_P(TimelineTest, VerifyNamesSwappedBodies) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   const auto rows = ChainRows(resource);
   ASSERT_GE(rows.size(), 3u);
@@ -428,11 +415,7 @@ TEST_P(TimelineTest, VerifyNamesSwappedBodies) {
 }
 
 TEST_P(TimelineTest, VerifyNamesReorderedRows) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   const auto rows = ChainRows(resource);
   ASSERT_GE(rows.size(), 3u);
@@ -451,11 +434,7 @@ TEST_P(TimelineTest, VerifyNamesReorderedRows) {
 }
 
 TEST_P(TimelineTest, VerifyNamesAnEditedColumn) {
-  {
-    auto t = OpenOrFail();
-    ASSERT_TRUE(t);
-    StoreSamples(*t);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
   const auto rows = ChainRows(resource);
   RawDb(path_).Exec("UPDATE events SET time_ns = time_ns + 1 WHERE seq = " + std::to_string(rows[1]));
