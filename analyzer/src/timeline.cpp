@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "cmkwatch/common/hash.h"
-#include "sqlite.h"
+#include "sqlite/sqlite.h"
 
 namespace cmkwatch::analyzer {
 namespace {

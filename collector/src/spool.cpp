@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "cmkwatch/common/wire.h"
-#include "sqlite_util.h"
+#include "sqlite/sqlite.h"
 
 namespace cmkwatch::collector {
 namespace {
@@ -52,38 +52,28 @@ int64_t NowNs() {
       .count();
 }
 
-// Binding helpers. A null destructor is SQLITE_STATIC (the macro is an
-// old-style cast): the caller keeps the bytes alive until the statement is
-// reset, which ScopedReset does before they go.
-int BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
-  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), nullptr, SQLITE_UTF8);
+// Early return of a failed Status (only inside this file).
+#define CMK_RETURN_IF_ERROR(expr)        \
+  do {                                   \
+    ::cmkwatch::Status cmk_s_ = (expr);  \
+    if (!cmk_s_.ok()) return cmk_s_;     \
+  } while (0)
+
+// Callers keep value <= INT64_MAX.
+Status BindU64(sqlite::Statement& stmt, int index, uint64_t value) {
+  return stmt.BindInt(index, static_cast<int64_t>(value));
 }
-int BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
-  return sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), nullptr);
-}
-int BindU64(sqlite3_stmt* stmt, int index, uint64_t value) {
-  return sqlite3_bind_int64(stmt, index, static_cast<int64_t>(value));  // callers keep value <= INT64_MAX
-}
-uint64_t ColumnU64(sqlite3_stmt* stmt, int column) {
-  return static_cast<uint64_t>(std::max<int64_t>(0, sqlite3_column_int64(stmt, column)));
+uint64_t ColumnU64(const sqlite::Statement& stmt, int column) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, stmt.ColumnInt(column)));
 }
 
-// Runs a statement that returns no rows (or whose rows we ignore).
-Status StepToDone(sqlite3* db, sqlite3_stmt* stmt, std::string_view what) {
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+// Runs a statement whose rows (if any) are ignored until it is done.
+Status StepToDone(sqlite::Statement& stmt, std::string_view what) {
+  for (;;) {
+    auto row = stmt.Step(what);
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
   }
-  if (rc != SQLITE_DONE) return sqlite::ErrorStatus(db, rc, what);
-  return Status::Ok();
-}
-
-// One integer from constant SQL (pragmas, counts).
-Result<int64_t> QueryInt(sqlite3* db, const char* sql) {
-  auto stmt = sqlite::Prepare(db, sql);
-  if (!stmt.ok()) return stmt.status();
-  const int rc = sqlite3_step(stmt->get());
-  if (rc != SQLITE_ROW) return sqlite::ErrorStatus(db, rc, std::string("running ") + sql);
-  return sqlite3_column_int64(stmt->get(), 0);
 }
 
 // Creates the file mode 0600 when it does not exist: batches hold raw log
@@ -108,15 +98,15 @@ struct Spool::Impl {
   uint64_t batch_limit = 0;  // largest single encoded batch accepted
 
   // Declared before the statements so it is destroyed after them.
-  sqlite::DbPtr db;
-  sqlite::StmtPtr insert_batch;
-  sqlite::StmtPtr set_next_sequence;
-  sqlite::StmtPtr upsert_checkpoint;
-  sqlite::StmtPtr select_checkpoint;
-  sqlite::StmtPtr select_pending;
-  sqlite::StmtPtr delete_batch;
-  sqlite::StmtPtr select_oldest;
-  sqlite::StmtPtr count_bad_rows;
+  sqlite::Db db;
+  sqlite::Statement insert_batch;
+  sqlite::Statement set_next_sequence;
+  sqlite::Statement upsert_checkpoint;
+  sqlite::Statement select_checkpoint;
+  sqlite::Statement select_pending;
+  sqlite::Statement delete_batch;
+  sqlite::Statement select_oldest;
+  sqlite::Statement count_bad_rows;
 
   std::mutex mu;
   // Mirrors of the file's state, so Append's size check and Stats cost no
@@ -135,32 +125,32 @@ struct Spool::Impl {
 };
 
 Status Spool::Impl::Setup() {
-  sqlite3* h = db.get();
   // EXCLUSIVE: the lock taken by the first write below is held until close,
   // so a second collector process (or connection) cannot open this spool
   // and resend or acknowledge batches behind our back. Set before the first
   // WAL access, it also keeps the WAL index in heap memory (no -shm file).
-  if (Status s = sqlite::Exec(h, "PRAGMA locking_mode = EXCLUSIVE"); !s.ok()) return s;
+  CMK_RETURN_IF_ERROR(db.Exec("PRAGMA locking_mode = EXCLUSIVE"));
   {
-    auto stmt = sqlite::Prepare(h, "PRAGMA journal_mode = WAL");
+    auto stmt = db.Prepare("PRAGMA journal_mode = WAL");
     if (!stmt.ok()) return stmt.status();
-    const int rc = sqlite3_step(stmt->get());
-    if (rc != SQLITE_ROW) return sqlite::ErrorStatus(h, rc, "switching to WAL");
-    const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt->get(), 0));
-    if (mode == nullptr || std::string_view(mode) != "wal") {
+    auto row = stmt->Step("switching to WAL");
+    if (!row.ok()) return row.status();
+    const bool have_mode = *row && !stmt->ColumnIsNull(0);
+    const std::string mode = have_mode ? std::string(stmt->ColumnText(0)) : "?";
+    if (!have_mode || mode != "wal") {
       return Status::IoError("spool " + path + ": SQLite could not use write-ahead logging here (journal mode " +
-                             (mode != nullptr ? mode : "?") + ")");
+                             mode + ")");
     }
   }
   // FULL: the spool is the only copy of a batch until the analyzer acks it
   // (the source file may be rotated away by then), so a commit must reach
   // the disk before Append returns; NORMAL could lose the last commits on a
   // power cut.
-  if (Status s = sqlite::Exec(h, "PRAGMA synchronous = FULL"); !s.ok()) return s;
+  CMK_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
 
-  sqlite::Transaction txn(h);
-  if (Status s = txn.Begin(); !s.ok()) return s;
-  auto version = QueryInt(h, "PRAGMA user_version");
+  sqlite::Transaction txn(db);
+  CMK_RETURN_IF_ERROR(txn.Begin());
+  auto version = db.QueryInt("PRAGMA user_version");
   if (!version.ok()) return version.status();
   if (*version > kSchemaVersion) {
     return Status::Unsupported("spool " + path + " has schema version " + std::to_string(*version) +
@@ -168,26 +158,24 @@ Status Spool::Impl::Setup() {
                                "); run the newer collector or start a new spool file");
   }
   if (*version == 0) {
-    auto tables = QueryInt(h, "SELECT count(*) FROM sqlite_schema");
+    auto tables = db.QueryInt("SELECT count(*) FROM sqlite_schema");
     if (!tables.ok()) return tables.status();
     if (*tables != 0) {
       return Status::InvalidArgument("file " + path + " is an SQLite database but not a cmkwatch spool");
     }
-    if (Status s = sqlite::Exec(h, kSchemaSql); !s.ok()) return s;
-    auto insert =
-        sqlite::Prepare(h, "INSERT INTO spool(id, collector_id, next_sequence, created_ns) VALUES (1, ?1, 1, ?2)");
+    CMK_RETURN_IF_ERROR(db.Exec(kSchemaSql));
+    auto insert = db.Prepare("INSERT INTO spool(id, collector_id, next_sequence, created_ns) VALUES (1, ?1, 1, ?2)");
     if (!insert.ok()) return insert.status();
-    BindText(insert->get(), 1, options.collector_id);
-    sqlite3_bind_int64(insert->get(), 2, NowNs());
-    if (Status s = StepToDone(h, insert->get(), "creating spool " + path); !s.ok()) return s;
+    CMK_RETURN_IF_ERROR(insert->BindText(1, options.collector_id));
+    CMK_RETURN_IF_ERROR(insert->BindInt(2, NowNs()));
+    CMK_RETURN_IF_ERROR(StepToDone(*insert, "creating spool " + path));
   } else {
-    auto select = sqlite::Prepare(h, "SELECT collector_id FROM spool WHERE id = 1");
+    auto select = db.Prepare("SELECT collector_id FROM spool WHERE id = 1");
     if (!select.ok()) return select.status();
-    const int rc = sqlite3_step(select->get());
-    if (rc == SQLITE_DONE) return Status::Corruption("spool " + path + " has lost its header row");
-    if (rc != SQLITE_ROW) return sqlite::ErrorStatus(h, rc, "reading spool " + path);
-    const auto* stored = reinterpret_cast<const char*>(sqlite3_column_text(select->get(), 0));
-    const std::string owner = stored != nullptr ? stored : "";
+    auto row = select->Step("reading spool " + path);
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Corruption("spool " + path + " has lost its header row");
+    const std::string owner(select->ColumnText(0));
     if (owner != options.collector_id) {
       return Status::InvalidArgument("spool " + path + " belongs to collector '" + owner + "', not '" +
                                      options.collector_id +
@@ -199,23 +187,24 @@ Status Spool::Impl::Setup() {
 }
 
 Status Spool::Impl::LoadCounters() {
-  sqlite3* h = db.get();
-  auto seq = QueryInt(h, "SELECT next_sequence FROM spool WHERE id = 1");
+  auto seq = db.QueryInt("SELECT next_sequence FROM spool WHERE id = 1");
   if (!seq.ok()) return seq.status();
-  auto stmt = sqlite::Prepare(h, "SELECT count(*), coalesce(sum(events), 0), coalesce(sum(size), 0) FROM batches");
+  auto stmt = db.Prepare("SELECT count(*), coalesce(sum(events), 0), coalesce(sum(size), 0) FROM batches");
   if (!stmt.ok()) return stmt.status();
-  const int rc = sqlite3_step(stmt->get());
-  if (rc != SQLITE_ROW) return sqlite::ErrorStatus(h, rc, "counting pending batches in " + path);
+  const std::string what = "counting pending batches in " + path;
+  auto row = stmt->Step(what);
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal(what + ": no row");
   next_sequence = static_cast<uint64_t>(std::max<int64_t>(1, *seq));
-  pending_batches = ColumnU64(stmt->get(), 0);
-  pending_events = ColumnU64(stmt->get(), 1);
-  pending_bytes = ColumnU64(stmt->get(), 2);
+  pending_batches = ColumnU64(*stmt, 0);
+  pending_events = ColumnU64(*stmt, 1);
+  pending_bytes = ColumnU64(*stmt, 2);
   return Status::Ok();
 }
 
 Status Spool::Impl::PrepareStatements() {
   struct Entry {
-    sqlite::StmtPtr* stmt;
+    sqlite::Statement* stmt;
     const char* sql;
   };
   const Entry entries[] = {
@@ -231,7 +220,7 @@ Status Spool::Impl::PrepareStatements() {
       {&count_bad_rows, "SELECT count(*) FROM batches WHERE size != length(body) OR sequence >= ?1 OR sequence < 1"},
   };
   for (const Entry& e : entries) {
-    auto stmt = sqlite::Prepare(db.get(), e.sql);
+    auto stmt = db.Prepare(e.sql);
     if (!stmt.ok()) return stmt.status();
     *e.stmt = std::move(*stmt);
   }
@@ -256,34 +245,37 @@ Result<uint64_t> Spool::Impl::Store(const wire::Batch& batch, const std::vector<
   }
   if (pending_bytes + size > options.max_bytes) return FullStatus(size);
 
-  sqlite3* h = db.get();
   const std::string what = "appending batch " + std::to_string(batch.sequence) + " to spool " + path;
-  sqlite::Transaction txn(h);
+  sqlite::Transaction txn(db);
+  // The body is bound without a copy: the Scope resets the statement (and
+  // clears its bindings) before `body` goes.
+  auto insert = [&]() -> Status {
+    sqlite::Statement::Scope reset(insert_batch);
+    CMK_RETURN_IF_ERROR(BindU64(insert_batch, 1, batch.sequence));
+    CMK_RETURN_IF_ERROR(insert_batch.BindInt(2, NowNs()));
+    CMK_RETURN_IF_ERROR(BindU64(insert_batch, 3, batch.events.size()));
+    CMK_RETURN_IF_ERROR(BindU64(insert_batch, 4, size));
+    CMK_RETURN_IF_ERROR(insert_batch.BindBlobNoCopy(5, body));
+    return StepToDone(insert_batch, what);
+  };
+  auto advance = [&]() -> Status {
+    sqlite::Statement::Scope reset(set_next_sequence);
+    CMK_RETURN_IF_ERROR(BindU64(set_next_sequence, 1, batch.sequence + 1));
+    return StepToDone(set_next_sequence, what);
+  };
+  auto checkpoint = [&](const SpoolCheckpoint& cp) -> Status {
+    sqlite::Statement::Scope reset(upsert_checkpoint);
+    CMK_RETURN_IF_ERROR(upsert_checkpoint.BindText(1, cp.source_key));
+    CMK_RETURN_IF_ERROR(BindU64(upsert_checkpoint, 2, cp.offset));
+    CMK_RETURN_IF_ERROR(BindU64(upsert_checkpoint, 3, batch.sequence));
+    return StepToDone(upsert_checkpoint, what);
+  };
   Status s = txn.Begin();
-  if (s.ok()) {
-    sqlite3_stmt* st = insert_batch.get();
-    sqlite::ScopedReset reset(st);
-    BindU64(st, 1, batch.sequence);
-    sqlite3_bind_int64(st, 2, NowNs());
-    BindU64(st, 3, batch.events.size());
-    BindU64(st, 4, size);
-    BindBlob(st, 5, body);
-    s = StepToDone(h, st, what);
-  }
-  if (s.ok()) {
-    sqlite3_stmt* st = set_next_sequence.get();
-    sqlite::ScopedReset reset(st);
-    BindU64(st, 1, batch.sequence + 1);
-    s = StepToDone(h, st, what);
-  }
+  if (s.ok()) s = insert();
+  if (s.ok()) s = advance();
   for (const SpoolCheckpoint& cp : checkpoints) {
     if (!s.ok()) break;
-    sqlite3_stmt* st = upsert_checkpoint.get();
-    sqlite::ScopedReset reset(st);
-    BindText(st, 1, cp.source_key);
-    BindU64(st, 2, cp.offset);
-    BindU64(st, 3, batch.sequence);
-    s = StepToDone(h, st, what);
+    s = checkpoint(cp);
   }
   if (s.ok()) s = txn.Commit();
   if (!s.ok()) {
@@ -318,13 +310,10 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, const SpoolO
   impl->options = options;
   impl->batch_limit = std::min<uint64_t>(options.max_bytes, wire::kMaxMessageBytes);
 
-  sqlite3* raw = nullptr;
   // NOMUTEX: Impl::mu serializes every use of the connection.
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  impl->db.reset(raw);  // owned even when opening failed
-  if (rc != SQLITE_OK) return sqlite::ErrorStatus(raw, rc, "opening spool " + path);
-  sqlite3_extended_result_codes(raw, 1);
+  auto db = sqlite::Db::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  if (!db.ok()) return db.status();
+  impl->db = std::move(*db);
 
   if (Status s = impl->Setup(); !s.ok()) return s;
   if (Status s = impl->LoadCounters(); !s.ok()) return s;
@@ -372,12 +361,12 @@ Result<uint64_t> Spool::Append(std::vector<Event>&& events, std::vector<Quaranti
 
 Result<std::optional<uint64_t>> Spool::Checkpoint(const std::string& source_key) {
   std::lock_guard lock(impl_->mu);
-  sqlite3_stmt* st = impl_->select_checkpoint.get();
-  sqlite::ScopedReset reset(st);
-  BindText(st, 1, source_key);
-  const int rc = sqlite3_step(st);
-  if (rc == SQLITE_DONE) return std::optional<uint64_t>();
-  if (rc != SQLITE_ROW) return sqlite::ErrorStatus(impl_->db.get(), rc, "reading checkpoint from spool " + impl_->path);
+  sqlite::Statement& st = impl_->select_checkpoint;
+  sqlite::Statement::Scope reset(st);
+  CMK_RETURN_IF_ERROR(st.BindText(1, source_key));
+  auto row = st.Step("reading checkpoint from spool " + impl_->path);
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<uint64_t>();
   return std::optional<uint64_t>(ColumnU64(st, 0));
 }
 
@@ -385,21 +374,19 @@ Result<std::vector<SpooledBatch>> Spool::Pending(size_t max_batches, uint64_t af
   std::vector<SpooledBatch> out;
   if (max_batches == 0) return out;
   std::lock_guard lock(impl_->mu);
-  sqlite3_stmt* st = impl_->select_pending.get();
-  sqlite::ScopedReset reset(st);
-  BindU64(st, 1, std::min(after_sequence, kMaxStoredInt));
-  BindU64(st, 2, std::min<uint64_t>(max_batches, kMaxStoredInt));
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  sqlite::Statement& st = impl_->select_pending;
+  sqlite::Statement::Scope reset(st);
+  CMK_RETURN_IF_ERROR(BindU64(st, 1, std::min(after_sequence, kMaxStoredInt)));
+  CMK_RETURN_IF_ERROR(BindU64(st, 2, std::min<uint64_t>(max_batches, kMaxStoredInt)));
+  const std::string what = "reading pending batches from spool " + impl_->path;
+  for (;;) {
+    auto row = st.Step(what);
+    if (!row.ok()) return row.status();
+    if (!*row) break;
     SpooledBatch b;
     b.sequence = ColumnU64(st, 0);
-    const void* data = sqlite3_column_blob(st, 1);
-    const int n = sqlite3_column_bytes(st, 1);
-    if (data != nullptr && n > 0) b.bytes.assign(static_cast<const char*>(data), static_cast<size_t>(n));
+    b.bytes.assign(st.ColumnBlob(1));
     out.push_back(std::move(b));
-  }
-  if (rc != SQLITE_DONE) {
-    return sqlite::ErrorStatus(impl_->db.get(), rc, "reading pending batches from spool " + impl_->path);
   }
   return out;
 }
@@ -412,24 +399,24 @@ Result<bool> Spool::Ack(uint64_t sequence) {
     ++s.unknown_acks;
     return false;
   }
-  sqlite3* h = s.db.get();
   const std::string what = "acknowledging batch " + std::to_string(sequence) + " in spool " + s.path;
-  sqlite::Transaction txn(h);
+  sqlite::Transaction txn(s.db);
   if (Status st = txn.Begin(); !st.ok()) return st;
   bool found = false;
   uint64_t events = 0;
   uint64_t size = 0;
   {
-    sqlite3_stmt* st = s.delete_batch.get();
-    sqlite::ScopedReset reset(st);
-    BindU64(st, 1, sequence);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite::Statement& st = s.delete_batch;
+    sqlite::Statement::Scope reset(st);
+    if (Status b = BindU64(st, 1, sequence); !b.ok()) return b;
+    for (;;) {
+      auto row = st.Step(what);
+      if (!row.ok()) return row.status();
+      if (!*row) break;
       found = true;
       events = ColumnU64(st, 0);
       size = ColumnU64(st, 1);
     }
-    if (rc != SQLITE_DONE) return sqlite::ErrorStatus(h, rc, what);
   }
   if (Status st = txn.Commit(); !st.ok()) {
     (void)s.LoadCounters();
@@ -447,7 +434,7 @@ Result<bool> Spool::Ack(uint64_t sequence) {
 
 Result<SpoolStats> Spool::Stats() {
   std::lock_guard lock(impl_->mu);
-  const Impl& s = *impl_;
+  Impl& s = *impl_;
   SpoolStats stats;
   stats.pending_batches = s.pending_batches;
   stats.pending_events = s.pending_events;
@@ -455,44 +442,42 @@ Result<SpoolStats> Spool::Stats() {
   stats.max_bytes = s.options.max_bytes;
   stats.next_sequence = s.next_sequence;
   stats.unknown_acks = s.unknown_acks;
-  sqlite3_stmt* st = s.select_oldest.get();
-  sqlite::ScopedReset reset(st);
-  const int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    stats.oldest_append_time = sqlite3_column_int64(st, 0);
-  } else if (rc != SQLITE_DONE) {
-    return sqlite::ErrorStatus(s.db.get(), rc, "reading spool " + s.path);
-  }
+  sqlite::Statement& st = s.select_oldest;
+  sqlite::Statement::Scope reset(st);
+  auto row = st.Step("reading spool " + s.path);
+  if (!row.ok()) return row.status();
+  if (*row) stats.oldest_append_time = st.ColumnInt(0);
   return stats;
 }
 
 Status Spool::CheckIntegrity() {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
-  sqlite3* h = s.db.get();
+  const std::string what = "checking spool " + s.path;
   {
-    auto stmt = sqlite::Prepare(h, "PRAGMA integrity_check(20)");
+    auto stmt = s.db.Prepare("PRAGMA integrity_check(20)");
     if (!stmt.ok()) return stmt.status();
     std::string problems;
-    int rc;
-    while ((rc = sqlite3_step(stmt->get())) == SQLITE_ROW) {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt->get(), 0));
-      const std::string_view line = text != nullptr ? text : "";
+    for (;;) {
+      auto row = stmt->Step(what);
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      const std::string_view line = stmt->ColumnText(0);
       if (line == "ok") continue;
       if (!problems.empty()) problems += "; ";
       problems += line;
     }
-    if (rc != SQLITE_DONE) return sqlite::ErrorStatus(h, rc, "checking spool " + s.path);
     if (!problems.empty()) {
       return Status::Corruption("spool " + s.path + " failed SQLite's integrity check: " + problems);
     }
   }
-  sqlite3_stmt* st = s.count_bad_rows.get();
-  sqlite::ScopedReset reset(st);
-  BindU64(st, 1, s.next_sequence);
-  const int rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) return sqlite::ErrorStatus(h, rc, "checking spool " + s.path);
-  if (const int64_t bad = sqlite3_column_int64(st, 0); bad != 0) {
+  sqlite::Statement& st = s.count_bad_rows;
+  sqlite::Statement::Scope reset(st);
+  CMK_RETURN_IF_ERROR(BindU64(st, 1, s.next_sequence));
+  auto row = st.Step(what);
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal(what + ": no row");
+  if (const int64_t bad = st.ColumnInt(0); bad != 0) {
     return Status::Corruption("spool " + s.path + " has " + std::to_string(bad) +
                               " batches whose size or sequence is inconsistent");
   }

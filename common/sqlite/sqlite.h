@@ -1,4 +1,6 @@
-// Thin RAII layer over the SQLite C API, private to the analyzer.
+// Thin RAII layer over the SQLite C API, private to cmkwatch's components;
+// not part of any public header (the analyzer's timeline and the collector's
+// spool link it privately, as cmkwatch::sqlite).
 //
 // One Db owns one connection; Statements borrow it and must not outlive it
 // (declare them after the Db so they are finalized first). Every failure
@@ -16,7 +18,7 @@
 
 #include "cmkwatch/common/status.h"
 
-namespace cmkwatch::analyzer::sqlite {
+namespace cmkwatch::sqlite {
 
 struct DbCloser {
   // close_v2: if a statement somehow survived, the connection closes when it
@@ -28,6 +30,9 @@ struct StatementFinalizer {
 };
 
 // A status for result code `rc`, with `what` saying what we were doing.
+// Codes map to what a caller can act on: a locked file and I/O trouble are
+// IoError (a locked one says the file is in use), a damaged or foreign file
+// is Corruption.
 Status ErrorStatus(sqlite3* db, int rc, std::string_view what);
 
 class Statement {
@@ -44,10 +49,11 @@ class Statement {
   Status BindBlobNoCopy(int index, std::string_view value);
   Status BindNull(int index);
 
-  // Runs one step: true when a row is ready, false when done.
-  Result<bool> Step();
+  // Runs one step: true when a row is ready, false when done. `what` names
+  // the operation in the error message.
+  Result<bool> Step(std::string_view what = "executing statement");
   // Steps a statement that returns no rows.
-  Status Run();
+  Status Run(std::string_view what = "executing statement");
   // Back to the start, bindings cleared; releases the read snapshot a
   // half-read SELECT would otherwise hold.
   void Reset();
@@ -117,4 +123,4 @@ class Transaction {
   bool open_ = false;
 };
 
-}  // namespace cmkwatch::analyzer::sqlite
+}  // namespace cmkwatch::sqlite

@@ -1,6 +1,6 @@
 #include "sqlite.h"
 
-namespace cmkwatch::analyzer::sqlite {
+namespace cmkwatch::sqlite {
 
 Status ErrorStatus(sqlite3* db, int rc, std::string_view what) {
   std::string msg(what);
@@ -17,6 +17,7 @@ Status ErrorStatus(sqlite3* db, int rc, std::string_view what) {
       return Status::Corruption(std::move(msg));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+      return Status::IoError(msg + " (the file is in use by another process or connection)");
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
@@ -60,15 +61,15 @@ Status Statement::BindBlobNoCopy(int index, std::string_view value) {
 
 Status Statement::BindNull(int index) { return BindResult(sqlite3_bind_null(stmt_.get(), index), index); }
 
-Result<bool> Statement::Step() {
+Result<bool> Statement::Step(std::string_view what) {
   const int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return ErrorStatus(db_, rc, "executing statement");
+  return ErrorStatus(db_, rc, what);
 }
 
-Status Statement::Run() {
-  auto r = Step();
+Status Statement::Run(std::string_view what) {
+  auto r = Step(what);
   if (!r.ok()) return r.status();
   return Status::Ok();
 }
@@ -139,7 +140,9 @@ Result<std::string> Db::QueryText(const char* sql) {
 }
 
 Transaction::~Transaction() {
-  if (open_) {
+  // A failed statement or COMMIT may already have ended the transaction;
+  // ROLLBACK only when one is still open.
+  if (open_ && sqlite3_get_autocommit(db_.get()) == 0) {
     // Nothing useful to do if even ROLLBACK fails: SQLite rolls back a
     // transaction whose connection closes, and the next BEGIN reports it.
     (void)db_.Exec("ROLLBACK");
@@ -160,4 +163,4 @@ Status Transaction::Commit() {
   return s;
 }
 
-}  // namespace cmkwatch::analyzer::sqlite
+}  // namespace cmkwatch::sqlite
