@@ -287,20 +287,8 @@ struct DirectorySource::Impl {
   // hold files).
   void WatchTree(const std::string& dir) {
     WatchDir(dir);
-    std::error_code ec;
-    for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-         !ec && it != end; it.increment(ec)) {
-      std::error_code fec;
-      if (it->is_directory(fec)) {
-        if (HiddenName(it->path())) {
-          it.disable_recursion_pending();
-          continue;
-        }
-        WatchDir(it->path().string());
-      } else if (it->is_regular_file(fec) && internal::LooksLikeLogFile(it->path())) {
-        dirty.insert(it->path().string());
-      }
-    }
+    internal::WalkLogTree(
+        dir, [&](const fs::path& d) { WatchDir(d.string()); }, [&](const fs::path& f) { dirty.insert(f.string()); });
   }
 
   // --------------------------------------------------------------- gather
@@ -343,20 +331,12 @@ struct DirectorySource::Impl {
 
   void FullScan() {
     std::set<std::string> seen;
-    std::error_code ec;
-    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
-         !ec && it != end; it.increment(ec)) {
-      std::error_code fec;
-      if (it->is_directory(fec)) {
-        if (HiddenName(it->path())) {
-          it.disable_recursion_pending();
-          continue;
-        }
-        if (inotify.valid()) WatchDir(it->path().string());
-      } else if (it->is_regular_file(fec) && internal::LooksLikeLogFile(it->path())) {
-        seen.insert(it->path().string());
-      }
-    }
+    internal::WalkLogTree(
+        root,
+        [&](const fs::path& d) {
+          if (inotify.valid()) WatchDir(d.string());
+        },
+        [&](const fs::path& f) { seen.insert(f.string()); });
     for (const auto& [path, file] : files) seen.insert(path);  // vanished ones are noticed too
     dirty.insert(seen.begin(), seen.end());
   }

@@ -52,6 +52,31 @@ class UniqueFd {
 // .jsonl or .ndjson, optionally followed by .gz.
 bool LooksLikeLogFile(const std::filesystem::path& p);
 
+// Walks the tree under `root` the way every directory reader here does:
+// hidden directories are skipped with everything below them, on_dir sees
+// each other directory below root, on_file each log file (LooksLikeLogFile).
+// Returns the iteration error, if any.
+template <typename OnDir, typename OnFile>
+std::error_code WalkLogTree(const std::filesystem::path& root, OnDir&& on_dir, OnFile&& on_file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_directory(fec)) {
+      const std::string name = it->path().filename().string();
+      if (!name.empty() && name.front() == '.') {
+        it.disable_recursion_pending();
+        continue;
+      }
+      on_dir(it->path());
+    } else if (it->is_regular_file(fec) && LooksLikeLogFile(it->path())) {
+      on_file(it->path());
+    }
+  }
+  return ec;
+}
+
 // gzip's magic bytes.
 bool IsGzip(std::string_view head);
 

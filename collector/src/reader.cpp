@@ -251,15 +251,8 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
   if (!fs::is_directory(status)) return ReadOneFile(std::string(path), options, handler, stats);
 
   std::vector<std::string> files;
-  for (fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    std::error_code fec;
-    if (it->is_directory(fec) && it->path().filename().string().front() == '.') {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(fec) && internal::LooksLikeLogFile(it->path())) files.push_back(it->path().string());
-  }
+  ec = internal::WalkLogTree(
+      p, [](const fs::path&) {}, [&](const fs::path& f) { files.push_back(f.string()); });
   if (ec) return Status::IoError(std::string(path) + ": " + ec.message());
   std::sort(files.begin(), files.end());
   Status first = Status::Ok();
