@@ -8,6 +8,7 @@
 
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/common/time.h"
+#include "kv_fixture_ids.h"
 #include "test_support.h"
 
 namespace cmkwatch::test {
@@ -15,23 +16,7 @@ namespace {
 
 using collector::Format;
 
-// The hand-made fixtures' vault, key and principals (tests/fixtures/kvaudit/README.md).
-const std::string kVaultId =
-    "/subscriptions/7d3a1b2c-4e5f-4a6b-8c9d-0e1f2a3b4c5d/resourcegroups/rg-aifoundry-cmk/providers/"
-    "microsoft.keyvault/vaults/kv-aifoundry-cmk";
-const std::string kKeyId = kVaultId + "/keys/foundry-cmk";
-constexpr const char* kHost = "kv-aifoundry-cmk.vault.azure.net";
-constexpr const char* kV1 = "0a1b2c3d4e5f46a7b8c9d0e1f2a3b4c5";
-constexpr const char* kV2 = "9f8e7d6c5b4a49382716f5e4d3c2b1a0";
-constexpr const char* kTenant = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f";
-constexpr const char* kMiOid = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9";
-constexpr const char* kMiAppId = "8b9c0d1e-2f3a-4b5c-8d6e-7f8a9b0c1d2e";
-constexpr const char* kMiIp = "20.42.73.118";
-constexpr const char* kAdminOid = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
-constexpr const char* kAdminUpn = "kvadmin@contoso.example";
-constexpr const char* kAdminIp = "203.0.113.7";
-constexpr const char* kCliAppId = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-constexpr const char* kPortalAppId = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c";
+using namespace kv_fixture;  // the fixtures' vault, key and principals
 constexpr int64_t kKeyExpiry = int64_t{1798675200} * kNanosPerSecond;  // 2026-12-31T00:00:00Z
 
 int64_t Ts(std::string_view text) {
