@@ -55,10 +55,12 @@ struct Options {
   double nlohmann_seconds = 1.0;  // the comparison's single run stops after this
   int cpu = -1;                   // pin to this CPU when >= 0
   int show = 0;                   // print the first N normalized events of each file, untimed
+  std::string modes = "pipeline,parse,nlohmann";  // which modes to run (--modes), e.g. for profiling one
 };
 
 constexpr const char* kUsage =
-    "usage: cmkwatch-bench-parse [--min-seconds S] [--runs N] [--nlohmann-seconds S] [--cpu N] [--show N] FILE...\n"
+    "usage: cmkwatch-bench-parse [--min-seconds S] [--runs N] [--nlohmann-seconds S] [--cpu N] [--show N]\n"
+    "                            [--modes LIST] FILE...\n"
     "\n"
     "Measures single-thread parse throughput of each JSON Lines FILE\n"
     "(made by cmkwatch-bench-gen): the ReadBuffer pipeline, ParseRecord alone,\n"
@@ -68,7 +70,8 @@ constexpr const char* kUsage =
     "  --runs N              timed runs per mode; best and median are over these (5)\n"
     "  --nlohmann-seconds S  length of the single nlohmann::json run (1)\n"
     "  --cpu N               pin the thread to CPU N\n"
-    "  --show N              first print the first N events of each file as the parsers normalize them\n";
+    "  --show N              first print the first N events of each file as the parsers normalize them\n"
+    "  --modes LIST          comma-separated subset of pipeline,parse,nlohmann (all)\n";
 
 // ---------------------------------------------------------------------------
 // Timing
@@ -397,6 +400,10 @@ bool ParseArgs(int argc, char** argv, Options& opt) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     }
+    if (arg == "--modes" && i + 1 < argc) {
+      opt.modes = argv[++i];
+      continue;
+    }
     if (arg.size() > 2 && arg.substr(0, 2) == "--") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "cmkwatch-bench-parse: %s needs a value\n%s", argv[i], kUsage);
@@ -479,9 +486,16 @@ int Run(const Options& opt) {
 
     const double file_bytes = static_cast<double>(size);
     std::vector<ModeResult> modes;
-    modes.push_back(Measure("pipeline (ReadBuffer)", [&] { return PipelinePass(bytes, path); }, file_bytes, opt));
-    modes.push_back(Measure("parse only (ParseRecord)", [&] { return ParseOnlyPass(records); }, file_bytes, opt));
-    modes.push_back(MeasureNlohmann(records, file_bytes, opt));
+    const auto wanted = [&](std::string_view mode) {
+      return ("," + opt.modes + ",").find("," + std::string(mode) + ",") != std::string::npos;
+    };
+    if (wanted("pipeline")) {
+      modes.push_back(Measure("pipeline (ReadBuffer)", [&] { return PipelinePass(bytes, path); }, file_bytes, opt));
+    }
+    if (wanted("parse")) {
+      modes.push_back(Measure("parse only (ParseRecord)", [&] { return ParseOnlyPass(records); }, file_bytes, opt));
+    }
+    if (wanted("nlohmann")) modes.push_back(MeasureNlohmann(records, file_bytes, opt));
     for (const ModeResult& m : modes) {
       rows.push_back(MakeRow(name, m, m.mode.rfind("nlohmann", 0) == 0 ? 0 : goal));
       if (m.failed > 0) {

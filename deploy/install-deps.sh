@@ -17,6 +17,7 @@ PACKAGES=(
   libssl-dev           # SHA-256 (timeline hash chain), later TLS/HMAC
   libsqlite3-dev       # timeline, collector spool
   libzmq3-dev          # collector → analyzer transport
+  libyaml-dev          # configuration files (event parser, no recursion)
   # tests and benchmarks
   libgtest-dev libgmock-dev
   # used by tests to make gzip fixtures on the fly

@@ -1,16 +1,61 @@
 #!/usr/bin/env bash
 # README command one: install what is missing, build (release), and run the
-# main job on the bundled sample data: `cmkwatch inspect samples/`, which
-# prints every normalized event as JSON Lines. Until the pipeline exists
-# (collector → analyzer), inspect is the main job.
+# main job on the bundled sample data:
+#   1. cmkwatch-analyzer on a fresh timeline (out/sample/timeline.db),
+#   2. cmkwatch-collector following samples/ and sending to it over ZeroMQ,
+#   3. wait until every sample event is stored,
+#   4. print the timeline of the sample vault and `cmkwatch verify`,
+#   5. stop both with SIGTERM, as systemd would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./deploy/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
-mkdir -p out
-./build/release/cli/cmkwatch inspect samples/ > out/sample-events.jsonl
+
+bin=build/release
+out=out/sample
+rm -rf "$out"
+mkdir -p "$out"
+endpoint="ipc://$PWD/$out/analyzer.sock"
+vault=/subscriptions/7d1c2b3a-0000-4000-8000-00000000c0de/resourcegroups/rg-ai-prod/providers/microsoft.keyvault/vaults/contoso-cmk-kv
+
+# What the collector should deliver: every record the parsers accept.
+"$bin/cli/cmkwatch" inspect samples/ > "$out/sample-events.jsonl"
+expected=$(wc -l < "$out/sample-events.jsonl")
+
+"$bin/analyzer/cmkwatch-analyzer" --db "$out/timeline.db" --bind "$endpoint" --http "" 2> "$out/analyzer.log" &
+analyzer=$!
+"$bin/collector/cmkwatch-collector" --connect "$endpoint" --spool "$out/collector.spool" --id sample samples/ \
+  2> "$out/collector.log" &
+collector=$!
+stop() {
+  kill -TERM "$collector" "$analyzer" 2>/dev/null || true
+  wait "$collector" 2>/dev/null || true
+  wait "$analyzer" 2>/dev/null || true
+}
+trap stop EXIT
+
+stored=0
+for _ in $(seq 1 300); do
+  stored=$("$bin/cli/cmkwatch" timeline --db "$out/timeline.db" --json --limit 100000 2>/dev/null | wc -l || echo 0)
+  [ "$stored" -ge "$expected" ] && break
+  sleep 0.1
+done
+if [ "$stored" -lt "$expected" ]; then
+  echo "run-sample: only $stored of $expected events were stored; the daemons said:" >&2
+  tail -n 20 "$out/analyzer.log" "$out/collector.log" >&2
+  exit 1
+fi
+
 echo
-echo "Normalized events written to out/sample-events.jsonl; the first three:"
-head -n 3 out/sample-events.jsonl
+echo "== $stored events from samples/ stored in $out/timeline.db. Timeline of the sample vault:"
+"$bin/cli/cmkwatch" timeline --db "$out/timeline.db" --resource "$vault"
+echo
+echo "== cmkwatch verify --db $out/timeline.db"
+"$bin/cli/cmkwatch" verify --db "$out/timeline.db"
+
+trap - EXIT
+stop
+echo
+echo "Both daemons stopped cleanly. Their logs: $out/analyzer.log, $out/collector.log"

@@ -24,4 +24,20 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 echo "== libFuzzer runs (clang, ASan + UBSan)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$jobs"
-ctest --preset fuzz -j"$jobs"
+if ! ctest --preset fuzz -j"$jobs"; then
+  # The tail of CI's output is what a reader sees first: end it with each
+  # crashing input (base64, so it can be saved as a regression) and the
+  # sanitizer's one-line summary of what it does.
+  echo "== libFuzzer found inputs that fail; each is below"
+  for f in build/fuzz/fuzz-artifacts/*/*; do
+    [ -f "$f" ] || continue
+    t=$(basename "$(dirname "$f")")
+    echo "-- $t: $(basename "$f") ($(stat -c %s "$f") bytes)"
+    head -c 6000 "$f" | base64 -w 0; echo
+    "build/fuzz/fuzz/fuzz_$t" "$f" 2>&1 | grep -E "SUMMARY|ERROR|fuzz property failed|#[0-3] " | head -n 8 || true
+  done
+  echo "-- what the failing runs said:"
+  grep -aE "==ERROR|SUMMARY|fuzz property|ALARM|out-of-memory|leak|deadly signal|Test Failed|^[0-9]+/[0-9]+ Test" \
+    build/fuzz/Testing/Temporary/LastTest.log | tail -n 30 || true
+  exit 1
+fi

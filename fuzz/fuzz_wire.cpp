@@ -16,5 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto ack = DecodeAck(bytes); ack.ok()) {
     CMK_FUZZ_CHECK(EncodeAck(*ack) == bytes);
   }
+  if (auto status = DecodeStatus(bytes); status.ok()) {
+    CMK_FUZZ_CHECK(EncodeStatus(*status) == bytes);
+  }
   return 0;
 }

@@ -456,6 +456,12 @@ Result<ChainHead> Timeline::Impl::LoadHead(const std::string& resource_id) {
   return head;
 }
 
+// Index of a source in BatchResult's per-source arrays.
+size_t SourceIndex(Source s) {
+  const auto i = static_cast<size_t>(s);
+  return i < 4 ? i : 0;
+}
+
 Result<BatchResult> Timeline::InsertBatch(const wire::Batch& batch, int64_t received_ns) {
   Impl& m = *impl_;
   // The wire decoder bounds these already; InsertBatch is also called
@@ -533,9 +539,11 @@ Result<BatchResult> Timeline::InsertBatch(const wire::Batch& batch, int64_t rece
     if (m.db.Changes() == 0) {
       // Already stored (ON CONFLICT DO NOTHING): the chain does not move.
       ++result.duplicates;
+      ++result.duplicates_by_source[SourceIndex(e.source)];
       continue;
     }
     ++result.stored;
+    ++result.stored_by_source[SourceIndex(e.source)];
     head.last_seq = sqlite3_last_insert_rowid(m.db.get());
     head.last_hash = std::move(hash);
     ++head.length;

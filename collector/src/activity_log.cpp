@@ -124,7 +124,7 @@ std::string CanonicalObjectId(std::string_view s) {
 size_t FindIgnoreCase(std::string_view hay, std::string_view needle, size_t from = 0) {
   if (needle.size() > hay.size()) return std::string_view::npos;
   for (size_t i = from; i + needle.size() <= hay.size(); ++i) {
-    if (EqualsIgnoreCase(hay.substr(i, needle.size()), needle)) return i;
+    if (KeyIs(hay.substr(i, needle.size()), needle)) return i;
   }
   return std::string_view::npos;
 }
@@ -173,7 +173,7 @@ std::string_view BodyTypeOf(ResourceKind kind) {
 }
 
 bool IsAccessPolicyWrite(std::string_view operation) {
-  return EqualsIgnoreCase(operation, "microsoft.keyvault/vaults/accesspolicies/write");
+  return KeyIs(operation, "microsoft.keyvault/vaults/accesspolicies/write");
 }
 
 // Whether an operation on a resource of `kind` has bodies worth reading.
@@ -181,9 +181,9 @@ bool WantsBody(ResourceKind kind, std::string_view operation) {
   const std::string_view type = BodyTypeOf(kind);
   if (type.empty()) return false;
   if (kind == ResourceKind::kVault && IsAccessPolicyWrite(operation)) return true;
-  if (operation.size() <= type.size() || !EqualsIgnoreCase(operation.substr(0, type.size()), type)) return false;
+  if (operation.size() <= type.size() || !KeyIs(operation.substr(0, type.size()), type)) return false;
   const std::string_view verb = operation.substr(type.size());
-  return EqualsIgnoreCase(verb, "/write") || EqualsIgnoreCase(verb, "/delete");
+  return KeyIs(verb, "/write") || KeyIs(verb, "/delete");
 }
 
 // The best resource id known so far, for deciding early whether an object

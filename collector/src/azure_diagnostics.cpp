@@ -199,13 +199,13 @@ class RowReader {
       case Column::kCallerIp: SetIfEmpty(f_.caller_ip, v); break;
       case Column::kCorrelationId: SetIfEmpty(f_.correlation_id, v); break;
       case Column::kResourceProvider:
-        if (auto s = NonEmpty(v); s && !EqualsIgnoreCase(*s, "MICROSOFT.KEYVAULT")) {
+        if (auto s = NonEmpty(v); s && !KeyIs(*s, "MICROSOFT.KEYVAULT")) {
           return Status::Unsupported("AzureDiagnostics row from resource provider " + std::string(s->substr(0, 60)) +
                                      " is not a Key Vault AuditEvent");
         }
         break;
       case Column::kType:
-        if (auto s = NonEmpty(v); s && !EqualsIgnoreCase(*s, "AzureDiagnostics")) {
+        if (auto s = NonEmpty(v); s && !KeyIs(*s, "AzureDiagnostics")) {
           return Status::Unsupported("a Log Analytics " + std::string(s->substr(0, 40)) +
                                      " row is not an AzureDiagnostics row");
         }
@@ -250,13 +250,13 @@ class RowReader {
   static void OnPolicyColumn(std::string_view name, od::value v, AccessPolicy& p, bool& seen) {
     auto s = NonEmpty(v);
     if (!s) return;
-    if (EqualsIgnoreCase(name, "ObjectId")) {
+    if (KeyIs(name, "ObjectId")) {
       p.object_id = AsciiLower(*s);
-    } else if (EqualsIgnoreCase(name, "TenantId")) {
+    } else if (KeyIs(name, "TenantId")) {
       p.tenant_id = AsciiLower(*s);
-    } else if (EqualsIgnoreCase(name, "ApplicationId")) {
+    } else if (KeyIs(name, "ApplicationId")) {
       p.application_id = AsciiLower(*s);
-    } else if (EqualsIgnoreCase(name, "Permissions_keys")) {
+    } else if (KeyIs(name, "Permissions_keys")) {
       p.key_permissions = SplitListText(*s);
     } else {
       return;
@@ -269,33 +269,33 @@ class RowReader {
     if (StartsWithName(name, "attributes_")) name.remove_prefix(11);
     KeyChanges& k = f_.key;
     bool seen = false;
-    if (EqualsIgnoreCase(name, "kty") || EqualsIgnoreCase(name, "type") || EqualsIgnoreCase(name, "keyType")) {
+    if (KeyIs(name, "kty") || KeyIs(name, "type") || KeyIs(name, "keyType")) {
       if (auto s = NonEmpty(v)) {
         k.kty = CanonicalKty(*s);
         seen = true;
       }
-    } else if (EqualsIgnoreCase(name, "size") || EqualsIgnoreCase(name, "keySize") || EqualsIgnoreCase(name, "key_size")) {
+    } else if (KeyIs(name, "size") || KeyIs(name, "keySize") || KeyIs(name, "key_size")) {
       if (auto n = AsInt(v); n && *n > 0) {
         k.key_size = n;
         seen = true;
       }
-    } else if (EqualsIgnoreCase(name, "key_ops") || EqualsIgnoreCase(name, "keyOps")) {
+    } else if (KeyIs(name, "key_ops") || KeyIs(name, "keyOps")) {
       if (auto s = NonEmpty(v)) {
         k.key_ops = SplitListText(*s);
         for (auto& op : k.key_ops) op = AsciiLower(op);
         seen = true;
       }
-    } else if (EqualsIgnoreCase(name, "enabled")) {
+    } else if (KeyIs(name, "enabled")) {
       if (auto b = AsBool(v)) {
         k.enabled = b;
         seen = true;
       }
-    } else if (EqualsIgnoreCase(name, "exp") || EqualsIgnoreCase(name, "expires")) {
+    } else if (KeyIs(name, "exp") || KeyIs(name, "expires")) {
       if (auto t = AsTime(v)) {
         k.expires = t;
         seen = true;
       }
-    } else if (EqualsIgnoreCase(name, "nbf") || EqualsIgnoreCase(name, "notBefore")) {
+    } else if (KeyIs(name, "nbf") || KeyIs(name, "notBefore")) {
       if (auto t = AsTime(v)) {
         k.not_before = t;
         seen = true;

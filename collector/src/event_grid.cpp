@@ -193,7 +193,7 @@ Status ReadData(od::object obj, int level, const ParseLimits& limits, Data& d) {
 void ApplyKeyVault(const Envelope& env, Data& d, Event& event) {
   if (StartsWith(env.topic, "/")) SetResource(event, env.topic);
   const std::string vault_id = VaultIdOf(event.resource_id);
-  const bool key_event = EqualsIgnoreCase(d.object_type, "Key") || StartsWith(env.type, "Microsoft.KeyVault.Key");
+  const bool key_event = KeyIs(d.object_type, "Key") || StartsWith(env.type, "Microsoft.KeyVault.Key");
   if (!d.object_uri.empty()) {
     ApplyKeyUri(event, d.object_uri, vault_id);
   } else if (key_event && !d.object_name.empty()) {

@@ -11,15 +11,19 @@
 //      to once it is consumed.
 //   4. Assemble and deliver one batch; checkpoints move only when the sink
 //      accepts it.
+//
+// A root that is a regular file is followed alone through the same File
+// machinery: only what discovers paths differs (its parent directory is
+// watched, or the file stat'ed, and only that one name is considered), so
+// appends, truncation, replacement, checkpoints and back-pressure behave
+// exactly as for a file found in a tree.
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -35,6 +39,7 @@
 #include "cmkwatch/collector/reader.h"
 #include "cmkwatch/collector/source.h"
 #include "read_util.h"
+#include "stop_signal.h"
 
 namespace cmkwatch::collector {
 namespace {
@@ -206,6 +211,10 @@ struct DirectorySource::Impl {
 
   // --- configuration and collaborators
   std::string root;
+  // Root is one regular file: only `file_name` in `parent_dir` is followed.
+  bool single_file = false;
+  std::string parent_dir;
+  std::string file_name;
   DirectorySourceOptions options;
   ReadOptions read_options;
   SourceSink& sink;
@@ -221,14 +230,13 @@ struct DirectorySource::Impl {
 
   // --- change notification
   UniqueFd inotify;
-  UniqueFd wake;
   std::unordered_map<int, std::string> watch_dirs;  // wd -> directory
   std::set<std::string> watched;                    // directories with a watch
   std::set<std::string> dirty;                      // paths to check
   bool need_full_scan = true;
   Clock::time_point next_full_scan{};
   Clock::time_point next_poll{};
-  std::atomic<bool> stop{false};
+  internal::StopSignal stop;
   bool set_up = false;
 
   // --- the batch being offered
@@ -250,13 +258,35 @@ struct DirectorySource::Impl {
 
   Status Setup() {
     std::error_code ec;
-    if (!fs::is_directory(root, ec)) return Status::NotFound(root + ": not a directory");
-    wake.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!wake.valid()) return Status::IoError(std::string("eventfd: ") + std::strerror(errno));
+    const fs::file_status root_status = fs::status(root, ec);
+    if (fs::is_regular_file(root_status)) {
+      single_file = true;
+      const fs::path p(root);
+      // A bare name lives in the current directory; inotify needs a path.
+      parent_dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+      file_name = p.filename().string();
+    } else if (!fs::is_directory(root_status)) {
+      // Refused at once so that a typo in a path is caught at start-up
+      // rather than followed silently forever. A FIFO or a device is a
+      // stream (StreamSource), not something to follow by offset.
+      return fs::exists(root_status) ? Status::InvalidArgument(root + ": not a directory or regular file")
+                                     : Status::NotFound(root + ": no such file or directory");
+    }
+    if (Status s = stop.Open(); !s.ok()) return s;
     buf.resize(read_options.chunk_bytes + kPadding);
     if (!options.force_polling) {
       inotify.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-      if (inotify.valid()) WatchTree(root);
+      if (inotify.valid()) {
+        if (single_file) {
+          // The parent, not the file: a watch on the file itself would
+          // follow the old inode after a rename-over and never see the
+          // new file created under the path.
+          WatchDir(parent_dir);
+          dirty.insert(root);
+        } else {
+          WatchTree(root);
+        }
+      }
     }
     stats.inotify = inotify.valid();
     set_up = true;
@@ -316,6 +346,12 @@ struct DirectorySource::Impl {
           continue;
         }
         if (ev.len == 0) continue;
+        if (single_file) {
+          // Only the followed name counts; siblings and subdirectories of
+          // its parent are none of our business.
+          if ((ev.mask & IN_ISDIR) == 0 && file_name == name) dirty.insert(root);
+          continue;
+        }
         const fs::path full = fs::path(it->second) / std::string(name);
         if ((ev.mask & IN_ISDIR) != 0) {
           if (HiddenName(full)) continue;
@@ -330,6 +366,13 @@ struct DirectorySource::Impl {
   }
 
   void FullScan() {
+    if (single_file) {
+      // The parent may have been removed and recreated (its watch is gone
+      // then): watch it again if so; Check stats the file.
+      if (inotify.valid()) WatchDir(parent_dir);
+      dirty.insert(root);
+      return;
+    }
     std::set<std::string> seen;
     internal::WalkLogTree(
         root,
@@ -695,7 +738,7 @@ struct DirectorySource::Impl {
     if (!inotify.valid() || gz_pending) deadline = std::min(deadline, next_poll);
     if (inotify.valid()) deadline = std::min(deadline, next_full_scan);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd fds[2] = {{wake.get(), POLLIN, 0}, {inotify.get(), POLLIN, 0}};
+    pollfd fds[2] = {{stop.fd(), POLLIN, 0}, {inotify.get(), POLLIN, 0}};
     const nfds_t n = inotify.valid() ? 2 : 1;
     int rc;
     do {
@@ -711,24 +754,18 @@ struct DirectorySource::Impl {
   }
 
   Result<bool> RunOnce(int timeout_ms) {
-    if (stop.load()) return false;
+    if (stop.raised()) return false;
     if (!set_up) return Status::InvalidArgument("DirectorySource::RunOnce before Setup");
     if (inflight) return Deliver();
     auto produced = Step();
     if (!produced.ok() || *produced) return produced;
     if (MoreToRead() || !dirty.empty()) return false;  // budget spent on bytes that made no record yet
     Wait(timeout_ms);
-    if (stop.load()) return false;
+    if (stop.raised()) return false;
     return Step();
   }
 
-  void Stop() {
-    stop.store(true);
-    if (wake.valid()) {
-      const uint64_t one = 1;
-      [[maybe_unused]] const ssize_t n = ::write(wake.get(), &one, sizeof one);
-    }
-  }
+  void Stop() { stop.Raise(); }
 
   std::vector<FileCheckpoint> Checkpoints() const {
     std::vector<FileCheckpoint> out;

@@ -61,12 +61,6 @@ Result<od::object> RootObject(od::document& doc) {
   return obj;
 }
 
-std::optional<std::string_view> AsString(od::value v) {
-  std::string_view s;
-  if (v.get_string().get(s)) return std::nullopt;
-  return s;
-}
-
 std::optional<std::string> AsText(od::value v) {
   od::json_type type;
   if (v.type().get(type)) return std::nullopt;
@@ -97,8 +91,8 @@ std::optional<bool> AsBool(od::value v) {
     std::string_view s;
     if (v.get_string().get(s)) return std::nullopt;
     s = TrimSpaces(s);
-    if (EqualsIgnoreCase(s, "true") || s == "1") return true;
-    if (EqualsIgnoreCase(s, "false") || s == "0") return false;
+    if (KeyIs(s, "true") || s == "1") return true;
+    if (KeyIs(s, "false") || s == "0") return false;
     return std::nullopt;
   }
   if (type == od::json_type::number) {

@@ -234,7 +234,7 @@ uint32_t CountList(od::value v) {
 // One walk over a record and the objects nested in it.
 class Walker {
  public:
-  Walker(AuditFields& f, const ParseLimits& limits) : f_(f), limits_(limits) {}
+  Walker(AuditFields& f, const ParseLimits& limits) : f_(f), limits_(limits), fields_(Fields()) {}
 
   // `level` is the parser level a JSON-in-string value found here would be
   // opened at; `copy` says the object lives in such a value's document.
@@ -244,7 +244,7 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "Key Vault audit field name");
       od::value v;
       if (auto err = field.value().get(v)) return JsonError(err, "Key Vault audit field value");
-      const Field id = Fields().Find(name);
+      const Field id = fields_.Find(name);
       if (id == Field::kNone) continue;
       if (auto st = OnField(id, v, scope, level, copy, depth); !st.ok()) return st;
     }
@@ -325,7 +325,7 @@ class Walker {
           // A Log Analytics row names its table.
           f_.log_analytics = true;
           auto s = AsString(v);
-          if (s && !s->empty() && !EqualsIgnoreCase(*s, "AZKVAuditLogs")) {
+          if (s && !s->empty() && !KeyIs(*s, "AZKVAuditLogs")) {
             return Status::Unsupported("a Log Analytics " + std::string(s->substr(0, 40)) +
                                        " row is not an AZKVAuditLogs row or a Key Vault AuditEvent");
           }
@@ -472,7 +472,7 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "identity");
       od::value cv;
       if (auto err = field.value().get(cv)) return JsonError(err, "identity");
-      if (EqualsIgnoreCase(name, "claim") || EqualsIgnoreCase(name, "claims")) {
+      if (KeyIs(name, "claim") || KeyIs(name, "claims")) {
         od::object claims;
         if (!cv.get_object().get(claims)) ReadClaims(claims, f_.actor);
       } else if (auto s = AsString(cv)) {
@@ -492,20 +492,20 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "networkAcls");
       od::value av;
       if (auto err = field.value().get(av)) return JsonError(err, "networkAcls");
-      if (EqualsIgnoreCase(name, "defaultAction")) {
+      if (KeyIs(name, "defaultAction")) {
         if (auto s = AsString(av); s && !s->empty()) {
           acls.default_action = CanonicalEnum(*s, {"Allow", "Deny"});
           seen = true;
         }
-      } else if (EqualsIgnoreCase(name, "bypass")) {
+      } else if (KeyIs(name, "bypass")) {
         if (auto s = AsString(av); s && !s->empty()) {
           acls.bypass = CanonicalEnum(*s, {"AzureServices", "None"});
           seen = true;
         }
-      } else if (EqualsIgnoreCase(name, "ipRules")) {
+      } else if (KeyIs(name, "ipRules")) {
         acls.ip_rules = CountList(av);
         seen = true;
-      } else if (EqualsIgnoreCase(name, "virtualNetworkRules")) {
+      } else if (KeyIs(name, "virtualNetworkRules")) {
         acls.virtual_network_rules = CountList(av);
         seen = true;
       }
@@ -544,16 +544,16 @@ class Walker {
       if (auto err = FieldName(field, name)) return JsonError(err, "access policy");
       od::value pv;
       if (auto err = field.value().get(pv)) return JsonError(err, "access policy");
-      std::string* target = EqualsIgnoreCase(name, "objectId")        ? &p.object_id
-                            : EqualsIgnoreCase(name, "tenantId")      ? &p.tenant_id
-                            : EqualsIgnoreCase(name, "applicationId") ? &p.application_id
+      std::string* target = KeyIs(name, "objectId")        ? &p.object_id
+                            : KeyIs(name, "tenantId")      ? &p.tenant_id
+                            : KeyIs(name, "applicationId") ? &p.application_id
                                                               : nullptr;
       if (target != nullptr) {
         if (auto s = AsString(pv); s && !TrimSpace(*s).empty()) {
           *target = AsciiLower(TrimSpace(*s));
           seen = true;
         }
-      } else if (EqualsIgnoreCase(name, "permissions")) {
+      } else if (KeyIs(name, "permissions")) {
         auto st = Nested(pv, level, false, [&](od::value inner, int, bool) {
           od::object perms;
           if (inner.get_object().get(perms)) return Status::Ok();
@@ -562,7 +562,7 @@ class Walker {
             if (auto err = FieldName(pf, pname)) return JsonError(err, "access policy permissions");
             od::value lv;
             if (auto err = pf.value().get(lv)) return JsonError(err, "access policy permissions");
-            if (EqualsIgnoreCase(pname, "keys")) p.key_permissions = ReadList(lv);
+            if (KeyIs(pname, "keys")) p.key_permissions = ReadList(lv);
           }
           return Status::Ok();
         });
@@ -600,6 +600,7 @@ class Walker {
 
   AuditFields& f_;
   const ParseLimits& limits_;
+  const FieldTable<Field>& fields_;  // looked up once: a function-local static costs a guard check per field
 };
 
 bool IsDataPlaneOperation(std::string_view op) {
@@ -657,7 +658,7 @@ void SetAccessPolicyOperation(VaultChanges& vault) {
 
 Result<Event> BuildAuditEvent(AuditFields& f, std::string_view raw) {
   const AuditNames& names = f.names;
-  if (!f.category.empty() && !EqualsIgnoreCase(f.category, "AuditEvent")) {
+  if (!f.category.empty() && !KeyIs(f.category, "AuditEvent")) {
     return Status::Unsupported(std::string(names.form) + " has category '" + std::string(f.category.substr(0, 60)) +
                                "', not AuditEvent");
   }
@@ -704,7 +705,7 @@ Result<Event> BuildAuditEvent(AuditFields& f, std::string_view raw) {
       }
     }
     if (uri.empty()) uri = !f.object_uri.empty() ? f.object_uri : f.request_uri;
-    if (!uri.empty()) ApplyKeyUri(e, uri, VaultIdOf(e.resource_id));
+    if (!uri.empty()) ApplyKeyUri(e, uri, VaultIdPrefix(e.resource_id));
   }
 
   if (f.vault_seen) {

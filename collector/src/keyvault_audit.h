@@ -25,26 +25,7 @@
 namespace cmkwatch::collector::internal {
 
 inline bool StartsWithName(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
-
-// A field's name without unescaping it. Azure's field names carry no escapes,
-// and copying each one into simdjson's string buffer (unescaped_key) is a
-// measurable share of a 1 KB record; names with a backslash take that path.
-// The view points into the document's input and lives as long as it.
-inline simdjson::error_code FieldName(simdjson::simdjson_result<od::field>& field, std::string_view& out) {
-  od::raw_json_string raw;
-  if (auto err = field.key().get(raw)) return err;
-  const char* begin = raw.raw();
-  const char* p = begin;
-  // The closing quote exists: simdjson validated the string in stage 1, and
-  // the input is padded.
-  while (*p != '"') {
-    if (*p == '\\') return field.unescaped_key().get(out);
-    ++p;
-  }
-  out = std::string_view(begin, static_cast<size_t>(p - begin));
-  return simdjson::SUCCESS;
+  return s.size() >= prefix.size() && KeyIs(s.substr(0, prefix.size()), prefix);
 }
 
 // Field name → id, case-insensitively, bucketed by length so that a lookup
@@ -64,7 +45,7 @@ class FieldTable {
   Id Find(std::string_view name) const {
     if (name.size() >= kMaxName) return none_;
     for (const Entry& e : buckets_[name.size()]) {
-      if (EqualsIgnoreCase(name, e.name)) return e.id;
+      if (KeyIs(name, e.name)) return e.id;
     }
     return none_;
   }

@@ -22,6 +22,7 @@ namespace {
 constexpr int64_t kSchemaVersion = 1;
 constexpr size_t kMaxCollectorIdBytes = 256;
 constexpr size_t kMaxSourceKeyBytes = 4096;
+constexpr size_t kMaxIdentityBytes = 256;
 constexpr uint64_t kMaxStoredInt = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
 // `spool` has exactly one row. next_sequence lives there, not in
@@ -43,6 +44,7 @@ CREATE TABLE batches(
 CREATE TABLE checkpoints(
   source_key TEXT PRIMARY KEY,
   byte_offset INTEGER NOT NULL,
+  identity TEXT NOT NULL,
   sequence INTEGER NOT NULL) WITHOUT ROWID;
 PRAGMA user_version = 1;
 )sql";
@@ -103,6 +105,7 @@ struct Spool::Impl {
   sqlite::Statement set_next_sequence;
   sqlite::Statement upsert_checkpoint;
   sqlite::Statement select_checkpoint;
+  sqlite::Statement select_checkpoints;
   sqlite::Statement select_pending;
   sqlite::Statement delete_batch;
   sqlite::Statement select_oldest;
@@ -211,8 +214,12 @@ Status Spool::Impl::PrepareStatements() {
       {&insert_batch, "INSERT INTO batches(sequence, appended_ns, events, size, body) VALUES (?1, ?2, ?3, ?4, ?5)"},
       {&set_next_sequence, "UPDATE spool SET next_sequence = ?1 WHERE id = 1"},
       {&upsert_checkpoint,
-       "INSERT INTO checkpoints(source_key, byte_offset, sequence) VALUES (?1, ?2, ?3) "
-       "ON CONFLICT(source_key) DO UPDATE SET byte_offset = excluded.byte_offset, sequence = excluded.sequence"},
+       "INSERT INTO checkpoints(source_key, byte_offset, identity, sequence) VALUES (?1, ?2, ?3, ?4) "
+       "ON CONFLICT(source_key) DO UPDATE SET byte_offset = excluded.byte_offset, identity = excluded.identity, "
+       "sequence = excluded.sequence"},
+      {&select_checkpoints,
+       "SELECT source_key, byte_offset, identity FROM checkpoints "
+       "WHERE substr(source_key, 1, length(?1)) = ?1 ORDER BY source_key LIMIT ?2"},
       {&select_checkpoint, "SELECT byte_offset FROM checkpoints WHERE source_key = ?1"},
       {&select_pending, "SELECT sequence, body FROM batches WHERE sequence > ?1 ORDER BY sequence LIMIT ?2"},
       {&delete_batch, "DELETE FROM batches WHERE sequence = ?1 RETURNING events, size"},
@@ -267,7 +274,8 @@ Result<uint64_t> Spool::Impl::Store(const wire::Batch& batch, const std::vector<
     sqlite::Statement::Scope reset(upsert_checkpoint);
     CMK_RETURN_IF_ERROR(upsert_checkpoint.BindText(1, cp.source_key));
     CMK_RETURN_IF_ERROR(BindU64(upsert_checkpoint, 2, cp.offset));
-    CMK_RETURN_IF_ERROR(BindU64(upsert_checkpoint, 3, batch.sequence));
+    CMK_RETURN_IF_ERROR(upsert_checkpoint.BindText(3, cp.identity));
+    CMK_RETURN_IF_ERROR(BindU64(upsert_checkpoint, 4, batch.sequence));
     return StepToDone(upsert_checkpoint, what);
   };
   Status s = txn.Begin();
@@ -336,6 +344,10 @@ Result<uint64_t> Spool::Append(std::vector<Event>&& events, std::vector<Quaranti
       return Status::InvalidArgument("checkpoint source key must be 1 to " + std::to_string(kMaxSourceKeyBytes) +
                                      " bytes");
     }
+    if (cp.identity.size() > kMaxIdentityBytes) {
+      return Status::InvalidArgument("checkpoint identity must be at most " + std::to_string(kMaxIdentityBytes) +
+                                     " bytes");
+    }
     if (cp.offset > kMaxStoredInt) {
       return Status::InvalidArgument("checkpoint offset " + std::to_string(cp.offset) + " out of range");
     }
@@ -368,6 +380,23 @@ Result<std::optional<uint64_t>> Spool::Checkpoint(const std::string& source_key)
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<uint64_t>();
   return std::optional<uint64_t>(ColumnU64(st, 0));
+}
+
+Result<std::vector<SpoolCheckpoint>> Spool::Checkpoints(const std::string& key_prefix) {
+  std::vector<SpoolCheckpoint> out;
+  std::lock_guard lock(impl_->mu);
+  sqlite::Statement& st = impl_->select_checkpoints;
+  sqlite::Statement::Scope reset(st);
+  CMK_RETURN_IF_ERROR(st.BindText(1, key_prefix));
+  CMK_RETURN_IF_ERROR(BindU64(st, 2, kMaxCheckpoints));
+  const std::string what = "reading checkpoints from spool " + impl_->path;
+  for (;;) {
+    auto row = st.Step(what);
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({std::string(st.ColumnText(0)), ColumnU64(st, 1), std::string(st.ColumnText(2))});
+  }
+  return out;
 }
 
 Result<std::vector<SpooledBatch>> Spool::Pending(size_t max_batches, uint64_t after_sequence) {

@@ -447,6 +447,17 @@ std::string EncodeAck(const Ack& ack) {
   return w.Take();
 }
 
+std::string EncodeStatus(const CollectorStatus& status) {
+  Writer w;
+  Header(w, MessageType::kStatus);
+  w.Str(status.collector_id);
+  w.Varint(status.pending_batches);
+  w.Varint(status.pending_bytes);
+  w.Varint(status.oldest_pending_age_ms);
+  w.Varint(status.blocked ? 1 : 0);
+  return w.Take();
+}
+
 Result<MessageType> PeekType(std::string_view message) {
   if (message.size() > kMaxMessageBytes) {
     return Status::LimitExceeded("wire: message of " + std::to_string(message.size()) + " bytes exceeds the " +
@@ -461,7 +472,8 @@ Result<MessageType> PeekType(std::string_view message) {
                                std::to_string(kVersion));
   }
   const auto type = static_cast<uint8_t>(message[5]);
-  if (type != static_cast<uint8_t>(MessageType::kBatch) && type != static_cast<uint8_t>(MessageType::kAck)) {
+  if (type != static_cast<uint8_t>(MessageType::kBatch) && type != static_cast<uint8_t>(MessageType::kAck) &&
+      type != static_cast<uint8_t>(MessageType::kStatus)) {
     return Status::Corruption("wire: unknown message type " + std::to_string(type));
   }
   return static_cast<MessageType>(type);
@@ -500,6 +512,21 @@ Result<Ack> DecodeAck(std::string_view message) {
   a.duplicates = r.Varint("duplicates");
   if (auto st = Finish(r); !st.ok()) return st;
   return a;
+}
+
+Result<CollectorStatus> DecodeStatus(std::string_view message) {
+  if (auto st = CheckHeader(message, MessageType::kStatus); !st.ok()) return st;
+  Reader r(message.substr(kHeaderBytes));
+  CollectorStatus c;
+  c.collector_id = r.Str("collector id");
+  c.pending_batches = r.Varint("pending batches");
+  c.pending_bytes = r.Varint("pending bytes");
+  c.oldest_pending_age_ms = r.Varint("oldest pending age");
+  const uint64_t blocked = r.Varint("blocked flag");
+  if (r.ok() && blocked > 1) return Status::Corruption("wire: blocked flag " + std::to_string(blocked) + " is not 0 or 1");
+  c.blocked = blocked == 1;
+  if (auto st = Finish(r); !st.ok()) return st;
+  return c;
 }
 
 }  // namespace cmkwatch::wire

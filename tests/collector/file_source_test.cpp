@@ -1,7 +1,7 @@
 // DirectorySource over real files in a temp dir, with inotify and with
 // forced polling: discovery, appends, partial lines, resume from
 // checkpoints, truncation, replacement, new directories, back-pressure,
-// quarantine and Stop.
+// quarantine and Stop; and the same for a root that is one regular file.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -352,18 +352,28 @@ TEST_P(SourceTest, BatchesAreBounded) {
   EXPECT_GE(sink.batches, 3u);
 }
 
-TEST_P(SourceTest, GzipFileIsReadWholeOnceStable) {
-  const std::string text = Line("KeyGet") + Line("KeyUnwrap");
+// gzip of `text`; "" and a test failure when zlib refuses.
+std::string Gzip(const std::string& text) {
   z_stream z{};
-  ASSERT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  if (deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    ADD_FAILURE() << "deflateInit2";
+    return "";
+  }
   std::string gz(deflateBound(&z, text.size()) + 64, '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
   z.avail_in = static_cast<uInt>(text.size());
   z.next_out = reinterpret_cast<Bytef*>(gz.data());
   z.avail_out = static_cast<uInt>(gz.size());
-  ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  gz.resize(z.total_out);
+  const int rc = deflate(&z, Z_FINISH);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  gz.resize(rc == Z_STREAM_END ? z.total_out : 0);
   deflateEnd(&z);
+  return gz;
+}
+
+TEST_P(SourceTest, GzipFileIsReadWholeOnceStable) {
+  const std::string text = Line("KeyGet") + Line("KeyUnwrap");
+  const std::string gz = Gzip(text);
   const std::string rel = std::string(kHour10) + ".gz";
   dir_.Write(rel, gz);
   // One record per batch: delivery spans several polls, and the file is
@@ -443,6 +453,206 @@ TEST_P(SourceTest, StopFromAnotherThreadWakesRunOnce) {
   ASSERT_TRUE(after.ok());
   EXPECT_FALSE(*after);
 }
+
+// ---------------------------------------------------------------- one file
+
+// The Key Vault audit fixture's records (JSON Lines), each with its newline,
+// and their operations.
+std::vector<std::string> FixtureLines() {
+  const std::string text = test::ReadFileOrFail(test::FixtureFile("kvaudit/PT1H.json"));
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text.size();) {
+    const size_t nl = std::min(text.find('\n', start), text.size() - 1);
+    lines.push_back(text.substr(start, nl + 1 - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+Ops OpsOf(const std::vector<std::string>& lines, size_t from, size_t to) {
+  Ops ops;
+  for (size_t i = from; i < to; ++i) ops.push_back(test::ParseOrFail(lines[i]).operation);
+  return ops;
+}
+std::string Concat(const std::vector<std::string>& lines, size_t from, size_t to) {
+  std::string out;
+  for (size_t i = from; i < to; ++i) out += lines[i];
+  return out;
+}
+
+// Root = one regular file in a directory that also holds other log files.
+class SingleFileTest : public SourceTest {
+ protected:
+  static constexpr const char* kName = "PT1H.json";
+  std::string Root() const { return (dir_ / kName).string(); }
+  std::unique_ptr<DirectorySource> StartFile(CollectSink& sink, std::vector<FileCheckpoint> resume = {},
+                                             std::optional<DirectorySourceOptions> options = std::nullopt) {
+    auto source = std::make_unique<DirectorySource>(Root(), options.value_or(Options()), std::move(resume), sink);
+    EXPECT_TRUE(source->Setup().ok());
+    EXPECT_EQ(source->Stats().inotify, !GetParam());
+    return source;
+  }
+  const std::vector<std::string> lines_ = FixtureLines();
+};
+
+TEST_P(SingleFileTest, AppendsWhileRunningArriveOnceAndSiblingsAreIgnored) {
+  ASSERT_EQ(lines_.size(), 16u);
+  dir_.Write(kName, Concat(lines_, 0, 2));
+  dir_.Write("other.json", Line("KeyGet"));
+  CollectSink sink;
+  auto source = StartFile(sink);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 2; }));
+  // A record written in two pieces waits for its second piece.
+  dir_.Append(kName, Concat(lines_, 2, 4) + lines_[4].substr(0, 80));
+  dir_.Append("other.json", Line("KeyUnwrap"));
+  dir_.Write("new.json", Line("KeyWrap"));
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 4; }));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, OpsOf(lines_, 0, 4));
+  EXPECT_TRUE(sink.quarantined.empty());
+  dir_.Append(kName, lines_[4].substr(80) + Concat(lines_, 5, 16));
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 16; }));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, OpsOf(lines_, 0, 16));
+  EXPECT_TRUE(sink.quarantined.empty());
+  ASSERT_EQ(sink.checkpoints.size(), 1u);
+  EXPECT_EQ(sink.checkpoints.at(Root()).offset, fs::file_size(dir_ / kName) - 1);
+  EXPECT_EQ(sink.checkpoints.at(Root()).inode, InodeOf(dir_ / kName));
+  const auto stats = source->Stats();
+  EXPECT_EQ(stats.files, 1u);
+  EXPECT_EQ(stats.bytes, fs::file_size(dir_ / kName));
+  EXPECT_EQ(source->Checkpoints().size(), 1u);
+}
+
+TEST_P(SingleFileTest, TruncationRereadsFromZero) {
+  dir_.Write(kName, Concat(lines_, 0, 3));
+  CollectSink sink;
+  auto source = StartFile(sink);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 3; }));
+  Settle(*source);
+  const uint64_t inode = InodeOf(dir_ / kName);
+  dir_.Write(kName, lines_[3]);  // O_TRUNC: same inode, smaller
+  ASSERT_EQ(InodeOf(dir_ / kName), inode);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 4; }));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, OpsOf(lines_, 0, 4));
+  EXPECT_EQ(source->Stats().truncations, 1u);
+  EXPECT_EQ(sink.checkpoints.at(Root()).offset, lines_[3].size() - 1);
+}
+
+TEST_P(SingleFileTest, ReplacementDrainsTheOldFileThenReadsTheNew) {
+  dir_.Write(kName, lines_[0]);
+  CollectSink sink;
+  auto source = StartFile(sink);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 1; }));
+  Settle(*source);
+  // The old file gets one more record and an unfinished one, and before the
+  // source looks again a new file is renamed over its name.
+  dir_.Append(kName, lines_[1] + lines_[2].substr(0, 50));
+  dir_.Write(".PT1H.json.partial", Concat(lines_, 3, 6));
+  fs::rename(dir_ / ".PT1H.json.partial", dir_ / kName);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 5; }));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, (Ops{OpsOf(lines_, 0, 2)[0], OpsOf(lines_, 0, 2)[1], OpsOf(lines_, 3, 6)[0],
+                           OpsOf(lines_, 3, 6)[1], OpsOf(lines_, 3, 6)[2]}));
+  ASSERT_EQ(sink.quarantined.size(), 1u);
+  EXPECT_EQ(sink.quarantined[0].path, Root());
+  EXPECT_EQ(sink.quarantined[0].offset, lines_[0].size() + lines_[1].size());
+  EXPECT_NE(sink.quarantined[0].reason.find("truncated"), std::string::npos) << sink.quarantined[0].reason;
+  EXPECT_EQ(source->Stats().replacements, 1u);
+  const auto cps = source->Checkpoints();
+  ASSERT_EQ(cps.size(), 1u);
+  EXPECT_EQ(cps[0].inode, InodeOf(dir_ / kName));
+  EXPECT_EQ(cps[0].offset, fs::file_size(dir_ / kName) - 1);
+}
+
+TEST_P(SingleFileTest, DeletedThenRecreatedIsReadFromZero) {
+  dir_.Write(kName, lines_[0]);
+  CollectSink sink;
+  auto source = StartFile(sink);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 1; }));
+  fs::remove(dir_ / kName);
+  ASSERT_TRUE(Pump(*source, [&] { return source->Stats().deletions >= 1; }));
+  Settle(*source);
+  EXPECT_TRUE(source->Checkpoints().empty());
+  dir_.Write(kName, lines_[1]);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 2; }));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, OpsOf(lines_, 0, 2));
+}
+
+TEST_P(SingleFileTest, RestartResumesFromCheckpointsWithNoByteRereadOrSkipped) {
+  std::vector<FileCheckpoint> saved;
+  uint64_t first_bytes = 0;
+  {
+    dir_.Write(kName, Concat(lines_, 0, 3) + lines_[3].substr(0, 70));
+    CollectSink sink;
+    auto source = StartFile(sink);
+    ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 3; }));
+    Settle(*source);
+    saved = source->Checkpoints();
+    ASSERT_EQ(saved.size(), 1u);
+    EXPECT_EQ(saved[0], sink.checkpoints.at(Root()));
+    EXPECT_EQ(saved[0].offset, Concat(lines_, 0, 3).size() - 1);
+    first_bytes = source->Stats().bytes;
+  }
+  // Written while the collector was down.
+  dir_.Append(kName, lines_[3].substr(70) + Concat(lines_, 4, 6));
+  CollectSink sink;
+  auto source = StartFile(sink, saved);
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 3; }));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, OpsOf(lines_, 3, 6));
+  EXPECT_TRUE(sink.quarantined.empty());
+  // Only the bytes after the checkpoint were read again (the newline
+  // ending the last consumed record and the unfinished record the first
+  // run had only buffered), nothing before it.
+  const uint64_t size = fs::file_size(dir_ / kName);
+  EXPECT_EQ(source->Stats().bytes, size - saved[0].offset);
+  EXPECT_EQ(first_bytes, Concat(lines_, 0, 3).size() + 70);
+  EXPECT_EQ(source->Stats().truncations, 0u);
+  EXPECT_EQ(sink.checkpoints.at(Root()).offset, size - 1);
+}
+
+TEST_P(SingleFileTest, GzipFileRootIsReadWholeOnce) {
+  const std::string gz = Gzip(Concat(lines_, 0, 4));
+  dir_.Write("PT1H.json.gz", gz);
+  CollectSink sink;
+  auto source = std::make_unique<DirectorySource>((dir_ / "PT1H.json.gz").string(), Options(),
+                                                  std::vector<FileCheckpoint>{}, sink);
+  ASSERT_TRUE(source->Setup().ok());
+  ASSERT_TRUE(Pump(*source, [&] { return sink.ops.size() >= 4; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  Settle(*source);
+  EXPECT_EQ(sink.ops, OpsOf(lines_, 0, 4));
+  EXPECT_EQ(sink.checkpoints.at((dir_ / "PT1H.json.gz").string()).offset, gz.size());
+}
+
+TEST(SingleFileRootTest, MissingRootIsRefusedAtSetup) {
+  TempDir dir;
+  CollectSink sink;
+  const std::string typo = (dir / "PT1H.jsno").string();
+  DirectorySource source(typo, {}, {}, sink);
+  const Status status = source.Setup();
+  EXPECT_TRUE(status.IsNotFound()) << status.ToString();
+  EXPECT_NE(status.message().find(typo), std::string::npos) << status.message();
+  auto r = source.RunOnce(0);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(SingleFileRootTest, FifoRootIsRefusedAsNotAFile) {
+  TempDir dir;
+  const std::string fifo = (dir / "pipe.json").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  CollectSink sink;
+  DirectorySource source(fifo, {}, {}, sink);
+  const Status status = source.Setup();
+  EXPECT_TRUE(status.IsInvalidArgument()) << status.ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, SingleFileTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? std::string("Polling") : std::string("Inotify");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Modes, SourceTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param_info) {

@@ -369,6 +369,34 @@ TEST_F(SpoolTest, CheckpointsCommitWithTheirBatchAndSurviveReopen) {
   EXPECT_EQ(*b, std::optional<uint64_t>(42));
 }
 
+// A source resumes from every checkpoint under its own prefix; a file
+// replaced under the same path keeps one row, with the new identity.
+TEST_F(SpoolTest, CheckpointsAreListedByPrefixWithTheirIdentity) {
+  {
+    auto spool = OpenOrFail();
+    ASSERT_TRUE(spool);
+    AppendOrFail(*spool, 1, {{"dir-a\x1f/logs/a/PT1H.json", 100, "2049:11"}, {"dir-b\x1f/x.json", 7, "2049:12"}});
+    AppendOrFail(*spool, 2, {{"dir-a\x1f/logs/a/PT1H.json", 40, "2049:99"}, {"dir-a\x1f/logs/b.json", 5, "2049:13"}});
+    // An identity too long for the file is refused, not truncated.
+    EXPECT_TRUE(spool->Append(EventsFor(3), {}, {{"dir-a\x1fz", 1, std::string(300, 'i')}}).status()
+                    .IsInvalidArgument());
+  }
+  auto spool = OpenOrFail();
+  ASSERT_TRUE(spool);
+  auto a = spool->Checkpoints("dir-a\x1f");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  const std::vector<SpoolCheckpoint> want = {{"dir-a\x1f/logs/a/PT1H.json", 40, "2049:99"},
+                                             {"dir-a\x1f/logs/b.json", 5, "2049:13"}};
+  EXPECT_EQ(*a, want);
+  auto b = spool->Checkpoints("dir-b\x1f");
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ((*b)[0].offset, 7u);
+  auto none = spool->Checkpoints("dir-c\x1f");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(SpoolTest, StatsReportTheOldestPendingAppendTime) {
   auto spool = OpenOrFail();
   ASSERT_TRUE(spool);

@@ -64,6 +64,25 @@ TEST(Wire, AckRoundTrips) {
   EXPECT_FALSE(DecodeBatch(EncodeAck(ack)).ok());  // a type mix-up is refused
 }
 
+// What the analyzer's /metrics shows per collector comes from this message.
+TEST(Wire, CollectorStatusRoundTripsAndIsCanonical) {
+  const CollectorStatus status{"collector-eastus-1", 12, 3 << 20, 45'000, true};
+  const std::string bytes = EncodeStatus(status);
+  auto decoded = DecodeStatus(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, status);
+  auto type = PeekType(bytes);
+  ASSERT_TRUE(type.ok());
+  EXPECT_EQ(*type, MessageType::kStatus);
+  EXPECT_FALSE(DecodeBatch(bytes).ok());
+  EXPECT_FALSE(DecodeStatus(EncodeAck({"c", 1, 0, 0})).ok());
+  // The flag byte is 0 or 1, nothing else, so re-encoding gives the same bytes.
+  std::string flag2 = bytes;
+  flag2.back() = '\x02';
+  EXPECT_TRUE(DecodeStatus(flag2).status().IsCorruption());
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DecodeStatus(bytes.substr(0, n)).ok()) << n;
+}
+
 TEST(Wire, EveryTruncationIsRefusedWithAReason) {
   Batch batch = SampleBatch();
   batch.events.resize(3);

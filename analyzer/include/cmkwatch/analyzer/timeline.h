@@ -47,6 +47,7 @@
 // from one thread (other processes may read the file concurrently).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -83,6 +84,10 @@ struct BatchResult {
   uint64_t duplicates = 0;   // events already there (by event id), not stored again
   uint64_t quarantined = 0;  // quarantine entries newly stored
   bool resend = false;       // sequence <= the collector's last committed one
+  // stored and duplicates split by Event::source (index = the enum value),
+  // for per-source metrics.
+  std::array<uint64_t, 4> stored_by_source{};
+  std::array<uint64_t, 4> duplicates_by_source{};
   bool operator==(const BatchResult&) const = default;
 };
 

@@ -15,9 +15,14 @@
 //   Stop()      callable from any thread, any number of times: wakes a
 //               blocked RunOnce promptly; every later RunOnce returns false
 //               at once.
+//   Finished()  true once the source will never hand another batch (a
+//               stream at its end, everything accepted); a daemon then
+//               stops calling RunOnce. Sources that follow files never
+//               finish: a file may always grow.
 //   destructor  tear-down: closes every descriptor. Not concurrent with
 //               RunOnce.
-// RunOnce, Setup, Stats and Checkpoints are called from one thread at a time.
+// RunOnce, Setup, Finished, Stats and Checkpoints are called from one thread
+// at a time.
 //
 // Delivery and checkpoints: a batch comes with the FileCheckpoints of every
 // file it advanced, saying how far each file has been consumed INCLUDING the
@@ -75,6 +80,7 @@ class Source {
   virtual Status Setup() = 0;
   virtual Result<bool> RunOnce(int timeout_ms) = 0;
   virtual void Stop() = 0;
+  virtual bool Finished() const { return false; }
 };
 
 struct DirectorySourceOptions {
@@ -107,8 +113,18 @@ struct DirectorySourceStats {
 // Follows a directory tree as Azure Storage diagnostic export lays it out
 // (insights-activity-logs/.../PT1H.json, insights-logs-auditevent/
 // resourceId=.../y=/m=/d=/h=/m=00/PT1H.json), with blobs synced locally that
-// grow by appends during the hour.
+// grow by appends during the hour — or, when `root` is a regular file, that
+// one file alone.
 //
+//  * Root: a directory, or a regular file (followed whatever its name; .gz
+//    by name as below). Setup fails NotFound when the root does not exist
+//    (so a typo is caught at start-up) and InvalidArgument when it is
+//    neither (a FIFO or device is a stream: StreamSource). A file root gets
+//    every guarantee below; with inotify its parent directory is watched,
+//    so a file created or renamed over under that name is seen, and only
+//    that one name is considered. (A root that is a symlink is followed
+//    through it, but changes to the target are then noticed only by the
+//    periodic rescan.)
 //  * Files: under `root`, recursively, names ending .json, .jsonl, .ndjson,
 //    optionally .gz; hidden entries skipped (the rule ReadPath uses). New
 //    files and directories are found through inotify (IN_CREATE, IN_MODIFY,
@@ -166,6 +182,70 @@ class DirectorySource final : public Source {
   DirectorySourceStats Stats() const;
   // The checkpoints of every followed file as last accepted by the sink.
   std::vector<FileCheckpoint> Checkpoints() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct StreamSourceOptions {
+  Format format = Format::kAuto;
+  ParseLimits limits;
+  size_t max_batch_events = 500;             // events + quarantine entries per batch
+  size_t max_batch_bytes = size_t{8} << 20;  // stream bytes read per step
+  size_t read_chunk_bytes = size_t{64} << 10;
+};
+
+struct StreamSourceStats {
+  uint64_t bytes = 0;             // stream bytes read
+  uint64_t events = 0;            // events handed to the sink (accepted batches)
+  uint64_t quarantined = 0;       // quarantine entries handed to the sink
+  uint64_t rejected_batches = 0;  // OnBatch refusals (back-pressure)
+};
+
+// Reads a non-seekable stream — stdin, or any pipe or socket descriptor —
+// such as `az monitor activity-log list | cmkwatch-collector -`: one JSON
+// array (pretty-printed or not), a {"value":[...]} wrapper, concatenated
+// documents or JSON Lines, as framing.h accepts.
+//
+//  * Ownership: `fd` is borrowed; the caller keeps it open for the source's
+//    lifetime and closes it. Its flags are left alone (stdin's file
+//    description may be shared with other processes): the source never
+//    reads without poll() saying the descriptor is readable, so a blocking
+//    descriptor never blocks a step beyond its timeout.
+//  * `name` (e.g. "-") is the path of every QuarantineEntry; offsets and
+//    lines count from the first byte the source reads.
+//  * Records are framed as they arrive (a record still being written waits
+//    in the framer, bounded by limits.max_record_bytes) and parsed with the
+//    same entry points as DirectorySource; a refused record becomes a
+//    QuarantineEntry in the batch and its neighbours are unaffected.
+//  * Batches: at most max_batch_events events + entries, max_batch_bytes
+//    read per step; back-pressure as for every Source: a refused batch is
+//    kept and offered again alone, never re-read.
+//  * No checkpoints: a stream cannot be rewound, so a restart cannot resume
+//    one; batches carry an empty `through`. What was accepted is in the
+//    spool; bytes read but not yet accepted when the process dies are lost
+//    with the pipe.
+//  * End of input: an unfinished trailing record is quarantined ("... the
+//    record is truncated"), everything queued is delivered, and Finished()
+//    turns true once the last batch is accepted. A read error ends the
+//    stream the same way and is returned once by RunOnce.
+//  * gzip is not decompressed: a stream starting with gzip's magic bytes
+//    gets one QuarantineEntry saying so and is not read further (pipe it
+//    through `zcat`, or name the file so DirectorySource reads it).
+class StreamSource final : public Source {
+ public:
+  StreamSource(int fd, std::string name, StreamSourceOptions options, SourceSink& sink);
+  ~StreamSource() override;
+  StreamSource(const StreamSource&) = delete;
+  StreamSource& operator=(const StreamSource&) = delete;
+
+  Status Setup() override;
+  Result<bool> RunOnce(int timeout_ms) override;
+  void Stop() override;
+  bool Finished() const override;
+
+  StreamSourceStats Stats() const;
 
  private:
   struct Impl;

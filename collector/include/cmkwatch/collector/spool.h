@@ -55,6 +55,11 @@ struct SpoolOptions {
 struct SpoolCheckpoint {
   std::string source_key;  // at most 4096 bytes
   uint64_t offset = 0;     // at most INT64_MAX
+  // What the offset belongs to (e.g. "device:inode" of a file), stored and
+  // replaced with the offset, so a key stays one row however often the file
+  // under it is replaced. At most 256 bytes.
+  std::string identity;
+  bool operator==(const SpoolCheckpoint&) const = default;
 };
 
 // A stored batch: its sequence and the complete wire message
@@ -100,6 +105,12 @@ class Spool {
 
   // The offset last committed for `source_key`, or empty when none was.
   Result<std::optional<uint64_t>> Checkpoint(const std::string& source_key);
+
+  // Every checkpoint whose key starts with `key_prefix` (a source's own
+  // prefix), in key order, at most kMaxCheckpoints: what a source resumes
+  // from after a restart.
+  static constexpr size_t kMaxCheckpoints = 1'000'000;
+  Result<std::vector<SpoolCheckpoint>> Checkpoints(const std::string& key_prefix);
 
   // Up to `max_batches` unacknowledged batches with sequence greater than
   // `after_sequence`, oldest first. A sender resends from 0 after a

@@ -6,6 +6,8 @@
 //   batch  := str collector_id, varint sequence,
 //             varint n, event * n, varint m, quarantine * m
 //   ack    := str collector_id, varint sequence, varint stored, varint duplicates
+//   status := str collector_id, varint pending_batches, varint pending_bytes,
+//             varint oldest_pending_age_ms, u8 blocked (0/1)
 //
 //   event  := str id, u8 source, svarint time, str resource_id, u8 kind,
 //             str operation, u8 outcome, svarint http_status, str correlation_id,
@@ -38,7 +40,7 @@ inline constexpr size_t kMaxMessageBytes = size_t{256} << 20;  // refuse before 
 inline constexpr size_t kMaxItems = 100'000;                   // events or entries per batch
 inline constexpr size_t kMaxStringBytes = size_t{16} << 20;    // any one string (raw records are ≤ 4 MiB)
 
-enum class MessageType : uint8_t { kBatch = 1, kAck = 2 };
+enum class MessageType : uint8_t { kBatch = 1, kAck = 2, kStatus = 3 };
 
 struct Batch {
   std::string collector_id;
@@ -56,7 +58,21 @@ struct Ack {
   bool operator==(const Ack&) const = default;
 };
 
+// A collector's report on its spool, sent every few seconds (never
+// acknowledged, never stored): what the analyzer's /metrics shows as each
+// collector's spool depth and oldest unacknowledged age.
+struct CollectorStatus {
+  std::string collector_id;
+  uint64_t pending_batches = 0;
+  uint64_t pending_bytes = 0;
+  uint64_t oldest_pending_age_ms = 0;  // 0 when nothing is pending
+  bool blocked = false;                // reading paused: the spool is full
+  bool operator==(const CollectorStatus&) const = default;
+};
+
 std::string EncodeBatch(const Batch& batch);
+std::string EncodeStatus(const CollectorStatus& status);
+Result<CollectorStatus> DecodeStatus(std::string_view message);
 // One event alone, in the same canonical encoding: the bytes the analyzer's
 // per-resource hash chain covers (raw record included).
 std::string EncodeEvent(const Event& event);

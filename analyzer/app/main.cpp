@@ -1,0 +1,137 @@
+// cmkwatch-analyzer: receives collectors' batches, stores them in the
+// hash-chained timeline, acknowledges them after each commit.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "cmkwatch/analyzer/analyzer.h"
+#include "cmkwatch/analyzer/config.h"
+#include "cmkwatch/common/signals.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr const char* kUsage =
+    "usage: cmkwatch-analyzer --config FILE [overrides]\n"
+    "       cmkwatch-analyzer --db FILE [--bind ENDPOINT] [--http ADDR:PORT] [options]\n"
+    "\n"
+    "Receives batches from cmkwatch-collector over ZeroMQ, stores every event\n"
+    "exactly once in a per-resource hash-chained SQLite timeline, and\n"
+    "acknowledges each batch only after it is committed.\n"
+    "\n"
+    "  --config FILE        YAML configuration (deploy/config/analyzer.yaml documents\n"
+    "                       every option); the flags below override it\n"
+    "  --db FILE            the timeline database (created when missing)\n"
+    "  --bind ENDPOINT      ZeroMQ endpoint for collectors (default tcp://127.0.0.1:5570);\n"
+    "                       without CURVE keys only ipc:// and loopback are accepted\n"
+    "  --http ADDR:PORT     /healthz and /metrics (default 127.0.0.1:9464; '' disables)\n"
+    "  --retention-days N   prune events older than N days (0, the default, keeps all)\n"
+    "  --log-format F       kv (default) or json, to stderr\n"
+    "  --log-level L        debug, info (default), warning, error\n"
+    "  --version, --help\n"
+    "\n"
+    "Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and\n"
+    "acknowledged first. Exit status: 0 after a clean stop, 1 when the service\n"
+    "could not start or failed, 2 on usage errors.\n";
+
+int Usage(const std::string& msg) {
+  std::fprintf(stderr, "cmkwatch-analyzer: %s\n\n%s", msg.c_str(), kUsage);
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    using namespace cmkwatch;
+    std::string config_path, db, bind, http, retention, log_format, log_level;
+    bool have_bind = false, have_http = false, have_retention = false;
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      auto value = [&](std::string& out) -> bool {
+        if (i + 1 >= argc) return false;
+        out = argv[++i];
+        return true;
+      };
+      if (a == "--help" || a == "-h") {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+      }
+      if (a == "--version") {
+        std::printf("cmkwatch-analyzer %s\n", CMKWATCH_VERSION);
+        return kExitOk;
+      }
+      bool ok = true;
+      if (a == "--config") ok = value(config_path);
+      else if (a == "--db") ok = value(db);
+      else if (a == "--bind") ok = have_bind = value(bind);
+      else if (a == "--http") ok = have_http = value(http);
+      else if (a == "--retention-days") ok = have_retention = value(retention);
+      else if (a == "--log-format") ok = value(log_format);
+      else if (a == "--log-level") ok = value(log_level);
+      else return Usage("unknown argument '" + std::string(a) + "'");
+      if (!ok) return Usage(std::string(a) + " needs a value");
+    }
+
+    analyzer::AnalyzerConfig config;
+    if (!config_path.empty()) {
+      auto loaded = analyzer::LoadAnalyzerConfig(config_path);
+      if (!loaded.ok()) {
+        std::fprintf(stderr, "cmkwatch-analyzer: %s\n", loaded.status().message().c_str());
+        return kExitUsage;
+      }
+      config = std::move(*loaded);
+    }
+    analyzer::AnalyzerOptions& options = config.analyzer;
+    if (!db.empty()) options.db_path = db;
+    if (have_bind) options.bind = bind;
+    if (have_http) options.http = http;
+    if (have_retention) {
+      char* end = nullptr;
+      const long long days = std::strtoll(retention.c_str(), &end, 10);
+      if (end == retention.c_str() || *end != '\0' || days < 0 || days > 100000) {
+        return Usage("--retention-days needs a whole number of days, 0 to 100000");
+      }
+      options.retention_days = days;
+    }
+    if (!log_format.empty()) {
+      auto f = log::FormatFromName(log_format);
+      if (!f) return Usage("--log-format must be kv or json");
+      config.log_format = *f;
+    }
+    if (!log_level.empty()) {
+      auto l = log::LevelFromName(log_level);
+      if (!l) return Usage("--log-level must be debug, info, warning or error");
+      config.log_level = *l;
+    }
+    if (options.db_path.empty()) return Usage("a database is required: --db FILE or db: in --config");
+
+    log::Logger logger(config.log_format, config.log_level);
+    // Before any thread starts, so all inherit the blocked signals.
+    std::unique_ptr<analyzer::Analyzer> service;
+    std::atomic<analyzer::Analyzer*> running{nullptr};
+    StopSignals signals([&](int sig) {
+      logger.Info("stop requested", {{"signal", sig}});
+      if (auto* a = running.load()) a->Stop();
+    });
+    auto started = analyzer::Analyzer::Start(options, logger);
+    if (!started.ok()) {
+      logger.Error("analyzer could not start", {{"error", started.status().ToString()}});
+      return kExitFailure;
+    }
+    service = std::move(*started);
+    running.store(service.get());
+    if (signals.received() != 0) service->Stop();  // a signal during start-up
+    const Status s = service->Run();
+    running.store(nullptr);
+    return s.ok() ? kExitOk : kExitFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cmkwatch-analyzer: internal error: %s\n", e.what());
+    return kExitFailure;
+  }
+}

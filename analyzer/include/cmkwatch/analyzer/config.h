@@ -1,0 +1,47 @@
+// The analyzer's configuration file (YAML), read into AnalyzerOptions.
+//
+// Schema (every key optional except db; deploy/config/analyzer.yaml
+// documents each one with its default):
+//   db: PATH                            the timeline file
+//   bind: ENDPOINT                      tcp://host:port | ipc://path | inproc://name
+//   http: HOST:PORT | ""                /healthz and /metrics; "" disables
+//   http_allow_non_loopback: BOOL
+//   retention_days: INT                 0 keeps everything
+//   retention_interval_s: INT
+//   timeline: { compress: BOOL, compression_level: 1..9, busy_timeout_ms: INT, max_event_bytes: SIZE }
+//   link: { heartbeat_ivl_ms: INT, heartbeat_timeout_ms: INT, max_message_bytes: SIZE,
+//           send_high_water_mark: INT }
+//   curve:                              present = CURVE encryption + allowlist
+//     public_key_file: PATH
+//     secret_key_file: PATH             must not be readable by group or others
+//     clients: [ { id: ID, public_key_file: PATH }, ... ]   at least one
+//   log: { level: debug|info|warning|error, format: kv|json }
+//
+// Relative paths are resolved against the config file's directory. Key
+// files are read here (so a bad key fails at start, naming the config line
+// and the path, never the key). Two clients with the same id or the same
+// key are refused. Every problem of the file is reported at once, one per
+// line, "file:line:col: message" (config.h in common).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cmkwatch/analyzer/analyzer.h"
+#include "cmkwatch/common/log.h"
+#include "cmkwatch/common/status.h"
+
+namespace cmkwatch::analyzer {
+
+struct AnalyzerConfig {
+  AnalyzerOptions analyzer;
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kKeyValue;
+};
+
+// Reads and parses the file at `path` (at most 1 MiB).
+Result<AnalyzerConfig> LoadAnalyzerConfig(const std::string& path);
+// Parses `text`; `file_name` names it in messages and anchors relative paths.
+Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_view file_name);
+
+}  // namespace cmkwatch::analyzer

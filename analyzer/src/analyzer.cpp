@@ -1,0 +1,328 @@
+// The analyzer's service loop: receive a batch, store it in one transaction,
+// acknowledge it. Nothing else happens between a receive and its ack, so the
+// ack can only ever follow a commit.
+#include "cmkwatch/analyzer/analyzer.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <filesystem>
+
+#include "cmkwatch/common/http_server.h"
+#include "cmkwatch/common/metrics.h"
+#include "cmkwatch/common/wire.h"
+
+namespace cmkwatch::analyzer {
+namespace {
+
+int64_t WallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// How long one Receive waits: the longest a Stop() waits to be noticed.
+constexpr int kReceiveTimeoutMs = 200;
+// Collectors whose spool status is tracked, at most.
+constexpr size_t kMaxCollectors = 10'000;
+
+}  // namespace
+
+// Prometheus series the loop updates (per batch, never per event).
+struct Metrics {
+  std::array<metrics::Counter, 4> received, stored, duplicates;  // by Event::source
+  metrics::Counter quarantined, batches, resent, refused, store_errors;
+  metrics::Histogram commit_seconds;  // receive → commit → ack, per batch
+};
+
+struct Analyzer::Impl {
+  AnalyzerOptions options;
+  log::Logger& logger;
+  std::unique_ptr<Timeline> timeline;
+  std::unique_ptr<transport::Server> server;
+  metrics::Registry registry;
+  Metrics m;
+  std::unique_ptr<http::Server> http;
+  std::atomic<bool> stop{false};
+  std::chrono::steady_clock::time_point next_retention;
+
+  mutable std::mutex stats_mu;
+  AnalyzerStats stats;
+  // What each collector last reported of its spool, for /metrics.
+  struct CollectorState {
+    wire::CollectorStatus status;
+    int64_t status_ns = 0;
+  };
+  std::map<std::string, CollectorState> collectors;  // guarded by stats_mu
+
+  Impl(const AnalyzerOptions& o, log::Logger& l) : options(o), logger(l) {}
+
+  void Count(void (*update)(AnalyzerStats&)) {
+    std::lock_guard lock(stats_mu);
+    update(stats);
+  }
+
+  // A message the analyzer will not store: logged with the peer's claimed
+  // and authenticated ids, counted, not acknowledged.
+  void Refuse(const transport::Incoming& in, std::string_view reason) {
+    Count([](AnalyzerStats& s) { ++s.refused_messages; });
+    m.refused.Inc();
+    logger.Warning("message refused", {{"reason", reason},
+                                       {"authenticated_collector", in.authenticated_id},
+                                       {"bytes", static_cast<uint64_t>(in.body.size())}});
+  }
+
+  void Handle(const transport::Incoming& in) {
+    auto type = wire::PeekType(in.body);
+    if (!type.ok()) return Refuse(in, type.status().message());
+    if (*type == wire::MessageType::kStatus) return HandleStatus(in);
+    if (*type != wire::MessageType::kBatch) return Refuse(in, "not a batch or a status (collectors send no other)");
+    auto batch = wire::DecodeBatch(in.body);
+    if (!batch.ok()) return Refuse(in, batch.status().message());
+    // With CURVE, a key speaks for exactly one collector id.
+    if (!in.authenticated_id.empty() && batch->collector_id != in.authenticated_id) {
+      return Refuse(in, "batch claims collector id '" + batch->collector_id + "' but the key is allowlisted for '" +
+                            in.authenticated_id + "'");
+    }
+    const auto began = std::chrono::steady_clock::now();
+    auto stored = timeline->InsertBatch(*batch, WallNs());
+    if (!stored.ok()) {
+      m.store_errors.Inc();
+      // Not acknowledged: the collector keeps the batch and sends it again,
+      // so a full disk or a locked file delays events but loses none.
+      Count([](AnalyzerStats& s) { ++s.store_errors; });
+      logger.Error("batch not stored; the collector will resend it",
+                   {{"collector", batch->collector_id},
+                    {"sequence", batch->sequence},
+                    {"error", stored.status().ToString()}});
+      return;
+    }
+    {
+      std::lock_guard lock(stats_mu);
+      ++stats.batches;
+      if (stored->resend) ++stats.resent_batches;
+      stats.events_received += batch->events.size();
+      stats.events_stored += stored->stored;
+      stats.duplicates += stored->duplicates;
+      stats.quarantined += stored->quarantined;
+    }
+    std::array<uint64_t, 4> received{};
+    for (const Event& e : batch->events) ++received[std::min<size_t>(static_cast<size_t>(e.source), 3)];
+    for (size_t i = 0; i < 4; ++i) {
+      m.received[i].Inc(received[i]);
+      m.stored[i].Inc(stored->stored_by_source[i]);
+      m.duplicates[i].Inc(stored->duplicates_by_source[i]);
+    }
+    m.quarantined.Inc(stored->quarantined);
+    m.batches.Inc();
+    if (stored->resend) m.resent.Inc();
+    if (stored->quarantined > 0) {
+      logger.Warning("collector quarantined records",
+                     {{"collector", batch->collector_id}, {"entries", stored->quarantined}});
+    }
+    logger.Debug("batch stored", {{"collector", batch->collector_id},
+                                  {"sequence", batch->sequence},
+                                  {"stored", stored->stored},
+                                  {"duplicates", stored->duplicates}});
+    const std::string ack = wire::EncodeAck({batch->collector_id, batch->sequence, stored->stored, stored->duplicates});
+    if (Status s = server->Send(in.peer, ack); !s.ok()) {
+      // The collector is gone; it resends after reconnecting and the
+      // duplicate is acknowledged then.
+      logger.Info("ack not delivered", {{"collector", batch->collector_id}, {"error", s.ToString()}});
+    }
+    m.commit_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  }
+
+  // Creates every series up front, so /metrics shows zeros from the start
+  // (an absent series and a zero look different to alert rules).
+  Status RegisterMetrics() {
+    static constexpr std::string_view kSources[] = {"activity_log", "keyvault_audit", "event_grid", "inventory"};
+    for (size_t i = 0; i < 4; ++i) {
+      const metrics::Labels l = {{"source", std::string(kSources[i])}};
+      auto r = registry.AddCounter("cmkwatch_events_received_total", "Events received from collectors.", l);
+      auto st = registry.AddCounter("cmkwatch_events_stored_total", "Events newly stored in the timeline.", l);
+      auto d = registry.AddCounter("cmkwatch_events_duplicate_total",
+                                   "Events received again (resends) and not stored twice.", l);
+      if (!r.ok()) return r.status();
+      if (!st.ok()) return st.status();
+      if (!d.ok()) return d.status();
+      m.received[i] = *r;
+      m.stored[i] = *st;
+      m.duplicates[i] = *d;
+    }
+    struct C {
+      metrics::Counter* out;
+      const char* name;
+      const char* help;
+    };
+    for (const C& c : {C{&m.quarantined, "cmkwatch_records_quarantined_total",
+                         "Records collectors could not read, stored in the quarantine table."},
+                       C{&m.batches, "cmkwatch_batches_total", "Batches committed and acknowledged."},
+                       C{&m.resent, "cmkwatch_batches_resent_total", "Batches received again after a lost ack."},
+                       C{&m.refused, "cmkwatch_messages_refused_total",
+                         "Messages refused: undecodable, or a collector id the sender's key may not use."},
+                       C{&m.store_errors, "cmkwatch_store_errors_total",
+                         "Batches the timeline could not store (not acknowledged; the collector resends)."}}) {
+      auto r = registry.AddCounter(c.name, c.help);
+      if (!r.ok()) return r.status();
+      *c.out = *r;
+    }
+    auto h = registry.AddHistogram("cmkwatch_ack_latency_seconds",
+                                   "From a batch's arrival to its acknowledgement (decode, commit, ack).",
+                                   {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    if (!h.ok()) return h.status();
+    m.commit_seconds = *h;
+    const std::string db = options.db_path;
+    if (Status st = registry.AddCallbackGauge("cmkwatch_db_size_bytes", "Timeline database file size, WAL included.",
+                                              [db] {
+                                                std::error_code ec;
+                                                double n = 0;
+                                                for (const char* ext : {"", "-wal"}) {
+                                                  const auto sz = std::filesystem::file_size(db + ext, ec);
+                                                  if (!ec) n += static_cast<double>(sz);
+                                                }
+                                                return n;
+                                              });
+        !st.ok()) {
+      return st;
+    }
+    return Status::Ok();
+  }
+
+  // Per-collector series, from the last status each collector sent.
+  // Rendered at scrape time from the map, so a collector's series appear
+  // when it first reports.
+  std::string RenderCollectors() const {
+    metrics::Registry per;
+    std::lock_guard lock(stats_mu);
+    const int64_t now = WallNs();
+    for (const auto& [id, c] : collectors) {
+      const metrics::Labels l = {{"collector", id}};
+      if (auto g = per.AddGauge("cmkwatch_collector_spool_batches", "Unacknowledged batches in the collector's spool.", l); g.ok())
+        g->Set(static_cast<double>(c.status.pending_batches));
+      if (auto g = per.AddGauge("cmkwatch_collector_spool_bytes", "Bytes of unacknowledged batches in the spool.", l); g.ok())
+        g->Set(static_cast<double>(c.status.pending_bytes));
+      if (auto g = per.AddGauge("cmkwatch_collector_spool_oldest_age_seconds",
+                                "Age of the collector's oldest unacknowledged batch.", l);
+          g.ok())
+        g->Set(static_cast<double>(c.status.oldest_pending_age_ms) / 1000.0);
+      if (auto g = per.AddGauge("cmkwatch_collector_blocked", "1 while the collector's spool is full and reading paused.", l); g.ok())
+        g->Set(c.status.blocked ? 1 : 0);
+      if (auto g = per.AddGauge("cmkwatch_collector_last_status_age_seconds",
+                                "Seconds since the collector last reported (a silent collector grows this).", l);
+          g.ok())
+        g->Set(static_cast<double>(now - c.status_ns) / 1e9);
+    }
+    return per.Render();
+  }
+
+  Status StartHttp() {
+    if (options.http.empty()) return Status::Ok();
+    http::Options ho;
+    ho.allow_non_loopback = options.http_allow_non_loopback;
+    ho.handlers["/healthz"] = [] { return http::Response{200, "text/plain; charset=utf-8", "ok\n"}; };
+    ho.handlers["/metrics"] = [this] {
+      return http::Response{200, std::string(metrics::Registry::kContentType), registry.Render() + RenderCollectors()};
+    };
+    auto server_or = http::Server::Start(options.http, std::move(ho));
+    if (!server_or.ok()) return server_or.status();
+    http = std::move(*server_or);
+    if (options.http_allow_non_loopback) {
+      logger.Warning("metrics endpoint may listen beyond loopback; it has no authentication",
+                     {{"http", options.http}});
+    }
+    return Status::Ok();
+  }
+
+  void HandleStatus(const transport::Incoming& in) {
+    auto status = wire::DecodeStatus(in.body);
+    if (!status.ok()) return Refuse(in, status.status().message());
+    if (!in.authenticated_id.empty() && status->collector_id != in.authenticated_id) {
+      return Refuse(in, "status claims collector id '" + status->collector_id + "' but the key is allowlisted for '" +
+                            in.authenticated_id + "'");
+    }
+    std::lock_guard lock(stats_mu);
+    auto it = collectors.find(status->collector_id);
+    if (it == collectors.end()) {
+      // Bounded: a misbehaving peer inventing ids cannot grow this map.
+      if (collectors.size() >= kMaxCollectors) return;
+      it = collectors.emplace(status->collector_id, CollectorState{}).first;
+    }
+    it->second.status = *status;
+    it->second.status_ns = WallNs();
+  }
+
+  void MaybeRetain() {
+    if (options.retention_days <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_retention) return;
+    next_retention = now + std::chrono::seconds(std::max<int64_t>(1, options.retention_interval_s));
+    const int64_t cutoff = WallNs() - options.retention_days * 86400 * int64_t{1'000'000'000};
+    auto pruned = timeline->PruneBefore(cutoff);
+    if (!pruned.ok()) {
+      logger.Error("retention failed", {{"error", pruned.status().ToString()}});
+    } else if (*pruned > 0) {
+      logger.Info("retention pruned events", {{"events", *pruned}, {"days", options.retention_days}});
+    }
+  }
+};
+
+Analyzer::Analyzer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Analyzer::~Analyzer() = default;
+
+Result<std::unique_ptr<Analyzer>> Analyzer::Start(const AnalyzerOptions& options, log::Logger& logger) {
+  if (options.db_path.empty()) return Status::InvalidArgument("analyzer: a database path is required (--db)");
+  if (options.bind.empty()) return Status::InvalidArgument("analyzer: an endpoint to bind is required (--bind)");
+  auto impl = std::make_unique<Impl>(options, logger);
+  auto timeline = Timeline::Open(options.db_path, options.timeline);
+  if (!timeline.ok()) return timeline.status();
+  impl->timeline = std::move(*timeline);
+  auto server = transport::Server::Bind(options.bind, options.link);
+  if (!server.ok()) return server.status();
+  impl->server = std::move(*server);
+  if (Status st = impl->RegisterMetrics(); !st.ok()) return st;
+  if (Status st = impl->StartHttp(); !st.ok()) {
+    return Status(Status::IoError("metrics endpoint " + options.http + ": " + st.message()));
+  }
+  if (!options.link.server_curve) {
+    logger.Warning("link is not encrypted: accepting plaintext collectors on a local endpoint only",
+                   {{"endpoint", impl->server->endpoint()}});
+  }
+  logger.Info("analyzer listening", {{"endpoint", impl->server->endpoint()},
+                                     {"db", options.db_path},
+                                     {"http", options.http.empty() ? std::string("off") : options.http},
+                                     {"http_port", impl->http ? static_cast<int>(impl->http->port()) : 0},
+                                     {"curve", options.link.server_curve.has_value()}});
+  return std::unique_ptr<Analyzer>(new Analyzer(std::move(impl)));
+}
+
+Status Analyzer::Run() {
+  Impl& s = *impl_;
+  while (!s.stop.load()) {
+    auto in = s.server->Receive(kReceiveTimeoutMs);
+    if (!in.ok()) {
+      s.logger.Error("receive failed", {{"error", in.status().ToString()}});
+      return in.status();
+    }
+    if (in->has_value()) s.Handle(**in);
+    s.MaybeRetain();
+  }
+  if (s.http) s.http->Stop();
+  const AnalyzerStats final_stats = Stats();
+  s.logger.Info("analyzer stopped", {{"batches", final_stats.batches}, {"events_stored", final_stats.events_stored}});
+  return Status::Ok();
+}
+
+void Analyzer::Stop() { impl_->stop.store(true); }
+
+AnalyzerStats Analyzer::Stats() const {
+  std::lock_guard lock(impl_->stats_mu);
+  return impl_->stats;
+}
+
+const std::string& Analyzer::endpoint() const { return impl_->server->endpoint(); }
+int Analyzer::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+
+}  // namespace cmkwatch::analyzer

@@ -1,0 +1,94 @@
+// Collector: the long-running service that follows Azure log sources,
+// parses them, spools batches durably and sends them to the analyzer.
+//
+//   sources (directory trees, single files, stdin)
+//     → SourceSink: Spool::Append (batch + file checkpoints, one transaction)
+//     → sender: Spool::Pending → ZeroMQ DEALER → analyzer
+//     ← ack(sequence) → Spool::Ack
+//
+// Contract (issue 3):
+//  * Nothing is sent that is not first durable in the spool, and nothing
+//    leaves the spool until the analyzer acknowledged it (after its commit).
+//    A batch not acknowledged within resend_after_ms is sent again, as are
+//    all pending batches after a restart; the analyzer deduplicates.
+//  * Back-pressure: when the spool is at its cap, sources stop reading (the
+//    source keeps the refused batch and offers it again); nothing is
+//    dropped. The collector logs when it starts and stops being blocked.
+//  * Restart: file sources resume from the checkpoints committed with the
+//    last spooled batch, so no byte is read twice or skipped.
+//
+// Threading: Run() drives the sources on the calling thread and the ZeroMQ
+// link on a second thread it owns; Stop() may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cmkwatch/collector/parse.h"
+#include "cmkwatch/collector/source.h"
+#include "cmkwatch/common/log.h"
+#include "cmkwatch/common/status.h"
+#include "cmkwatch/common/transport.h"
+
+namespace cmkwatch::collector {
+
+struct SourceConfig {
+  std::string path;  // a directory tree or a single file to follow, or "-" for stdin
+  Format format = Format::kAuto;
+};
+
+struct CollectorOptions {
+  std::string id;                                  // required; names this collector's spool and sequences
+  std::string connect = "tcp://127.0.0.1:5570";    // the analyzer's endpoint
+  std::string spool_path;                          // required
+  uint64_t spool_max_bytes = uint64_t{1} << 30;
+  std::vector<SourceConfig> sources;               // at least one
+  // Defaults for every file source (polling, batch sizes, limits); each
+  // source's format overrides `format`.
+  DirectorySourceOptions source_defaults;
+  // link.client_curve set = CURVE.
+  transport::LinkOptions link;
+  // An unacknowledged batch is sent again after this long.
+  int resend_after_ms = 5000;
+  // Batches sent and not yet acknowledged, at most.
+  size_t max_inflight_batches = 64;
+  // Stop on its own once every source is finished (stdin at EOF) and the
+  // spool is empty: for `az ... | cmkwatch-collector -`.
+  bool exit_when_drained = false;
+};
+
+struct CollectorStats {
+  uint64_t batches_spooled = 0;
+  uint64_t events_spooled = 0;
+  uint64_t quarantined_spooled = 0;
+  uint64_t batches_sent = 0;       // sends, resends included
+  uint64_t batches_resent = 0;
+  uint64_t batches_acked = 0;
+  uint64_t blocked_by_spool = 0;   // times a source was refused because the spool was full
+  uint64_t pending_batches = 0;
+  uint64_t pending_bytes = 0;
+};
+
+class Collector {
+ public:
+  // Opens the spool and sets up every source (a missing path is an error
+  // naming it), and connects the link.
+  static Result<std::unique_ptr<Collector>> Start(const CollectorOptions& options, log::Logger& logger);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Runs until Stop() (or, with exit_when_drained, until drained).
+  Status Run();
+  void Stop();
+  CollectorStats Stats() const;
+
+ private:
+  struct Impl;
+  explicit Collector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmkwatch::collector

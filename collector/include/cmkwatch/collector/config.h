@@ -1,0 +1,50 @@
+// The collector's configuration file (YAML), read into CollectorOptions.
+//
+// Schema (id, spool and sources required; deploy/config/collector.yaml
+// documents each key with its default):
+//   id: ID                              1..128 of A-Z a-z 0-9 . _ -
+//   connect: ENDPOINT                   tcp://host:port | ipc://path | inproc://name
+//   spool: PATH
+//   spool_max_bytes: SIZE               e.g. 1073741824 or 1GiB
+//   sources:                            at least one; paths unique
+//     - { path: PATH | "-", format: auto|activity|kvaudit|azurediagnostics|eventgrid|arm }
+//     - PATH                            shorthand for { path: PATH }
+//   follow: { poll_interval_ms: INT, rescan_interval_ms: INT, force_polling: BOOL,
+//             max_batch_events: INT, max_batch_bytes: SIZE, max_open_files: INT }
+//   send: { resend_after_ms: INT, max_inflight_batches: INT }
+//   exit_when_drained: BOOL
+//   link: { heartbeat_ivl_ms: INT, heartbeat_timeout_ms: INT, send_high_water_mark: INT }
+//   curve:                              present = CURVE encryption
+//     server_public_key_file: PATH
+//     public_key_file: PATH
+//     secret_key_file: PATH             must not be readable by group or others
+//   log: { level: debug|info|warning|error, format: kv|json }
+//
+// Relative paths (spool, sources, key files) are resolved against the
+// config file's directory; "-" (stdin) stays as is. Key files are read here;
+// a problem names the config line and the path, never the key. Every problem
+// of the file is reported at once, "file:line:col: message" per line.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cmkwatch/collector/collector.h"
+#include "cmkwatch/common/log.h"
+#include "cmkwatch/common/status.h"
+
+namespace cmkwatch::collector {
+
+struct CollectorConfig {
+  CollectorOptions collector;
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kKeyValue;
+};
+
+// Reads and parses the file at `path` (at most 1 MiB).
+Result<CollectorConfig> LoadCollectorConfig(const std::string& path);
+// Parses `text`; `file_name` names it in messages and anchors relative paths.
+// Never throws, whatever the bytes (fuzzed: fuzz/fuzz_config.cpp).
+Result<CollectorConfig> ParseCollectorConfig(std::string_view text, std::string_view file_name);
+
+}  // namespace cmkwatch::collector

@@ -1,0 +1,372 @@
+// The collector's service: sources → spool on the calling thread, spool →
+// analyzer on a sender thread that owns the ZeroMQ socket.
+//
+// Why two threads: a source may block in poll() waiting for appends, and a
+// socket must be used from one thread only. The spool (internally locked)
+// is the only thing they share, plus a condition variable the sender uses
+// to say "room freed" to a source blocked by back-pressure.
+#include "cmkwatch/collector/collector.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "cmkwatch/collector/spool.h"
+#include "cmkwatch/common/wire.h"
+
+namespace cmkwatch::collector {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often the spool's state is reported to the analyzer.
+constexpr auto kStatusInterval = std::chrono::seconds(2);
+
+// Spool checkpoint keys: "<source root>\x1f<file path>" (the unit separator
+// cannot appear in a path given on a command line or in YAML in practice,
+// and keeps one source's keys a prefix range), identity "device:inode".
+constexpr char kKeySeparator = '\x1f';
+
+std::string KeyPrefix(const std::string& root) { return root + kKeySeparator; }
+
+std::vector<FileCheckpoint> ResumePoints(const std::vector<SpoolCheckpoint>& stored, const std::string& prefix) {
+  std::vector<FileCheckpoint> out;
+  for (const auto& cp : stored) {
+    FileCheckpoint f;
+    f.path = cp.source_key.substr(prefix.size());
+    const size_t colon = cp.identity.find(':');
+    if (colon == std::string::npos) continue;
+    try {
+      f.device = std::stoull(cp.identity.substr(0, colon));
+      f.inode = std::stoull(cp.identity.substr(colon + 1));
+    } catch (...) {
+      continue;  // not one of ours: the file is read from 0, never skipped
+    }
+    f.offset = cp.offset;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Takes a source's batches into the spool: the batch and the offsets it
+// reaches commit in one transaction.
+class SpoolSink final : public SourceSink {
+ public:
+  SpoolSink(Spool& spool, std::string prefix, std::function<void(size_t, size_t)> on_spooled)
+      : spool_(spool), prefix_(std::move(prefix)), on_spooled_(std::move(on_spooled)) {}
+
+  Status OnBatch(std::vector<Event>&& events, std::vector<QuarantineEntry>&& quarantined,
+                 const std::vector<FileCheckpoint>& through) override {
+    std::vector<SpoolCheckpoint> cps;
+    cps.reserve(through.size());
+    for (const auto& f : through) {
+      cps.push_back({prefix_ + f.path, f.offset, std::to_string(f.device) + ":" + std::to_string(f.inode)});
+    }
+    const size_t n_events = events.size(), n_quarantined = quarantined.size();
+    auto seq = spool_.Append(std::move(events), std::move(quarantined), cps);
+    if (!seq.ok()) return seq.status();  // vectors untouched: the source offers them again
+    on_spooled_(n_events, n_quarantined);
+    return Status::Ok();
+  }
+
+ private:
+  Spool& spool_;
+  std::string prefix_;
+  std::function<void(size_t, size_t)> on_spooled_;
+};
+
+struct Collector::Impl {
+  CollectorOptions options;
+  log::Logger& logger;
+  std::unique_ptr<Spool> spool;
+  std::vector<std::unique_ptr<SpoolSink>> sinks;
+  std::vector<std::unique_ptr<Source>> sources;
+  std::unique_ptr<transport::Client> client;
+
+  std::atomic<bool> stop{false};
+  std::atomic<bool> blocked{false};  // sources paused by a full spool
+  std::mutex mu;  // guards stats and wakes
+  std::condition_variable room;    // sender → sources: acks freed spool room
+  std::condition_variable spooled; // sources → sender: a new batch is in the spool
+  uint64_t spool_version = 0;      // bumped per Append, under mu
+  CollectorStats stats;
+
+  Impl(const CollectorOptions& o, log::Logger& l) : options(o), logger(l) {}
+
+  // --- sender thread -----------------------------------------------------
+
+  struct InFlight {
+    uint64_t sequence;
+    Clock::time_point sent;
+  };
+
+  void SendLoop() {
+    std::deque<InFlight> inflight;
+    uint64_t last_sent = 0;  // highest sequence sent in this round
+    uint64_t seen_version = 0;
+    const auto resend_after = std::chrono::milliseconds(std::max(100, options.resend_after_ms));
+    Clock::time_point next_status{};
+    while (!stop.load()) {
+      if (Clock::now() >= next_status) {
+        next_status = Clock::now() + kStatusInterval;
+        SendStatus();
+      }
+      // Resend: the oldest unacknowledged batch is overdue, so the link (or
+      // the analyzer) lost it or is down. Start over from the spool's
+      // oldest pending batch: the analyzer deduplicates what it had.
+      if (!inflight.empty() && Clock::now() - inflight.front().sent > resend_after) {
+        logger.Info("no ack in time; resending unacknowledged batches",
+                    {{"oldest_sequence", inflight.front().sequence}, {"in_flight", inflight.size()}});
+        std::lock_guard lock(mu);
+        stats.batches_resent += inflight.size();
+        inflight.clear();
+        last_sent = 0;
+      }
+      // Fill the window.
+      if (inflight.size() < options.max_inflight_batches) {
+        auto pending = spool->Pending(options.max_inflight_batches - inflight.size(), last_sent);
+        if (!pending.ok()) {
+          logger.Error("cannot read the spool", {{"error", pending.status().ToString()}});
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+        for (auto& b : *pending) {
+          Status s = client->Send(b.bytes);
+          if (!s.ok()) break;  // high-water mark: the rest waits in the spool
+          inflight.push_back({b.sequence, Clock::now()});
+          last_sent = b.sequence;
+          std::lock_guard lock(mu);
+          ++stats.batches_sent;
+        }
+      }
+      // Acks; wait briefly when there is nothing in flight to be acked.
+      const int wait_ms = inflight.empty() ? 0 : 50;
+      auto msg = client->Receive(wait_ms);
+      if (!msg.ok()) {
+        logger.Error("receive failed", {{"error", msg.status().ToString()}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (msg->has_value()) {
+        HandleAck(**msg, inflight);
+        continue;  // drain acks before waiting
+      }
+      if (inflight.empty()) {
+        // Nothing in flight: sleep until a source spools or a short timeout
+        // (the spool may hold batches from before a restart).
+        std::unique_lock lock(mu);
+        spooled.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return stop.load() || spool_version != seen_version; });
+        seen_version = spool_version;
+      }
+    }
+  }
+
+  // The spool's state, for the analyzer's per-collector metrics. Best
+  // effort: a status lost at the high-water mark is replaced by the next.
+  void SendStatus() {
+    auto st = spool->Stats();
+    if (!st.ok()) return;
+    wire::CollectorStatus status{options.id, st->pending_batches, st->pending_bytes, 0, blocked.load()};
+    if (st->oldest_append_time) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      status.oldest_pending_age_ms = static_cast<uint64_t>(std::max<int64_t>(0, now - *st->oldest_append_time) / 1'000'000);
+    }
+    (void)client->Send(wire::EncodeStatus(status));
+  }
+
+  void HandleAck(const std::string& body, std::deque<InFlight>& inflight) {
+    auto ack = wire::DecodeAck(body);
+    if (!ack.ok()) {
+      logger.Warning("undecodable message from the analyzer", {{"error", ack.status().ToString()}});
+      return;
+    }
+    if (ack->collector_id != options.id) {
+      logger.Warning("ack for another collector ignored", {{"ack_collector", ack->collector_id}});
+      return;
+    }
+    auto removed = spool->Ack(ack->sequence);
+    if (!removed.ok()) {
+      logger.Error("cannot record an ack in the spool", {{"error", removed.status().ToString()}});
+      return;
+    }
+    inflight.erase(std::remove_if(inflight.begin(), inflight.end(),
+                                  [&](const InFlight& f) { return f.sequence == ack->sequence; }),
+                   inflight.end());
+    {
+      std::lock_guard lock(mu);
+      if (*removed) ++stats.batches_acked;
+    }
+    room.notify_all();
+  }
+
+  // --- source side --------------------------------------------------------
+
+  void OnSpooled(size_t events, size_t quarantined) {
+    {
+      std::lock_guard lock(mu);
+      ++stats.batches_spooled;
+      stats.events_spooled += events;
+      stats.quarantined_spooled += quarantined;
+      ++spool_version;
+    }
+    spooled.notify_all();
+  }
+
+  bool AllFinished() const {
+    return std::all_of(sources.begin(), sources.end(), [](const auto& s) { return s->Finished(); });
+  }
+
+  Status RunSources() {
+    // With one source a step may block for input; with several, each gets a
+    // short turn so none waits on another's silence.
+    const int step_ms = sources.size() == 1 ? 200 : 20;
+    while (!stop.load()) {
+      bool refused = false;
+      for (auto& src : sources) {
+        if (stop.load()) break;
+        if (src->Finished()) continue;
+        auto r = src->RunOnce(step_ms);
+        if (r.ok()) continue;
+        if (r.status().IsLimitExceeded()) {
+          refused = true;
+          continue;
+        }
+        // An I/O failure of one source (a file vanished mid-read, a
+        // permission changed): logged, and the source is tried again.
+        logger.Error("source step failed", {{"error", r.status().ToString()}});
+      }
+      if (refused != blocked.load()) {
+        blocked.store(refused);
+        if (refused) {
+          std::lock_guard lock(mu);
+          ++stats.blocked_by_spool;
+        }
+        auto st = spool->Stats();
+        logger.Warning(refused ? "spool full: reading paused until the analyzer acknowledges batches"
+                               : "spool has room again: reading resumed",
+                       {{"pending_bytes", st.ok() ? st->pending_bytes : 0},
+                        {"max_bytes", options.spool_max_bytes}});
+      }
+      if (refused) {
+        std::unique_lock lock(mu);
+        room.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop.load(); });
+      }
+      if (AllFinished()) {
+        if (options.exit_when_drained) {
+          auto st = spool->Stats();
+          if (st.ok() && st->pending_batches == 0) {
+            logger.Info("every source finished and every batch acknowledged; exiting");
+            break;
+          }
+        }
+        // Nothing left to read: wait for acks (or a stop) instead of spinning.
+        std::unique_lock lock(mu);
+        room.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop.load(); });
+      }
+    }
+    return Status::Ok();
+  }
+};
+
+Collector::Collector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Collector::~Collector() = default;
+
+Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& options, log::Logger& logger) {
+  if (options.id.empty()) return Status::InvalidArgument("collector: an id is required (--id)");
+  if (options.spool_path.empty()) return Status::InvalidArgument("collector: a spool file is required (--spool)");
+  if (options.connect.empty()) return Status::InvalidArgument("collector: an analyzer endpoint is required (--connect)");
+  if (options.sources.empty()) return Status::InvalidArgument("collector: at least one source path is required");
+  if (options.max_inflight_batches == 0) return Status::InvalidArgument("collector: max_inflight_batches must be > 0");
+
+  auto impl = std::make_unique<Impl>(options, logger);
+  auto spool = Spool::Open(options.spool_path, SpoolOptions{options.id, options.spool_max_bytes});
+  if (!spool.ok()) return spool.status();
+  impl->spool = std::move(*spool);
+
+  Impl* raw = impl.get();
+  auto on_spooled = [raw](size_t e, size_t q) { raw->OnSpooled(e, q); };
+  size_t stdin_sources = 0;
+  for (const SourceConfig& sc : options.sources) {
+    DirectorySourceOptions so = options.source_defaults;
+    so.format = sc.format;
+    if (sc.path == "-") {
+      if (++stdin_sources > 1) return Status::InvalidArgument("collector: stdin ('-') can be a source only once");
+      impl->sinks.push_back(std::make_unique<SpoolSink>(*impl->spool, "-", on_spooled));
+      StreamSourceOptions stream;
+      stream.format = sc.format;
+      stream.limits = so.limits;
+      stream.max_batch_events = so.max_batch_events;
+      stream.max_batch_bytes = so.max_batch_bytes;
+      stream.read_chunk_bytes = so.read_chunk_bytes;
+      impl->sources.push_back(std::make_unique<StreamSource>(STDIN_FILENO, "-", stream, *impl->sinks.back()));
+    } else {
+      const std::string prefix = KeyPrefix(sc.path);
+      auto stored = impl->spool->Checkpoints(prefix);
+      if (!stored.ok()) return stored.status();
+      impl->sinks.push_back(std::make_unique<SpoolSink>(*impl->spool, prefix, on_spooled));
+      impl->sources.push_back(std::make_unique<DirectorySource>(sc.path, so, ResumePoints(*stored, prefix),
+                                                                *impl->sinks.back()));
+    }
+    if (Status s = impl->sources.back()->Setup(); !s.ok()) {
+      return Status(s.code() == Status::Code::kNotFound ? Status::NotFound("source " + sc.path + ": " + s.message())
+                                                        : s);
+    }
+  }
+
+  auto client = transport::Client::Connect(options.connect, options.link);
+  if (!client.ok()) return client.status();
+  impl->client = std::move(*client);
+
+  auto st = impl->spool->Stats();
+  logger.Info("collector started", {{"id", options.id},
+                                    {"connect", options.connect},
+                                    {"spool", options.spool_path},
+                                    {"sources", static_cast<uint64_t>(options.sources.size())},
+                                    {"pending_batches", st.ok() ? st->pending_batches : 0},
+                                    {"curve", options.link.client_curve.has_value()}});
+  return std::unique_ptr<Collector>(new Collector(std::move(impl)));
+}
+
+Status Collector::Run() {
+  Impl& s = *impl_;
+  std::thread sender([&s] { s.SendLoop(); });
+  Status result = s.RunSources();
+  Stop();
+  sender.join();
+  auto st = s.spool->Stats();
+  s.logger.Info("collector stopped", {{"pending_batches", st.ok() ? st->pending_batches : 0}});
+  return result;
+}
+
+void Collector::Stop() {
+  impl_->stop.store(true);
+  for (auto& src : impl_->sources) src->Stop();
+  impl_->room.notify_all();
+  impl_->spooled.notify_all();
+}
+
+CollectorStats Collector::Stats() const {
+  CollectorStats out;
+  {
+    std::lock_guard lock(impl_->mu);
+    out = impl_->stats;
+  }
+  if (auto st = impl_->spool->Stats(); st.ok()) {
+    out.pending_batches = st->pending_batches;
+    out.pending_bytes = st->pending_bytes;
+  }
+  return out;
+}
+
+}  // namespace cmkwatch::collector

@@ -1,0 +1,36 @@
+#include "cmkwatch/common/signals.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace cmkwatch {
+
+StopSignals::StopSignals(std::function<void(int)> on_stop) : on_stop_(std::move(on_stop)) {
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  thread_ = std::thread([this, set] {
+    // sigtimedwait with a short timeout so the destructor can end the
+    // thread without sending the process a signal.
+    const timespec tick{0, 200'000'000};
+    while (!done_.load()) {
+      const int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig == SIGTERM || sig == SIGINT) {
+        received_.store(sig);
+        on_stop_(sig);
+      }
+    }
+  });
+}
+
+StopSignals::~StopSignals() {
+  done_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace cmkwatch

@@ -1,0 +1,222 @@
+// The collector's configuration file: the shipped sample, what an operator
+// sees for a wrong file, relative paths and CURVE key files on disk.
+#include "cmkwatch/collector/config.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cmkwatch/common/transport.h"
+
+namespace cmkwatch::collector {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CollectorConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("cmkwatch-cconfig-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  transport::KeyPair Keys(const std::string& prefix) {
+    auto keys = transport::GenerateKeyPair();
+    EXPECT_TRUE(keys.ok());
+    fs::create_directories((dir_ / prefix).parent_path());
+    EXPECT_TRUE(transport::WriteKeyPair((dir_ / prefix).string(), *keys).ok());
+    return *keys;
+  }
+
+  std::string Write(const std::string& text) {
+    const std::string path = (dir_ / "collector.yaml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  fs::path dir_;
+};
+
+constexpr std::string_view kMinimal = "id: kv-1\nspool: /var/lib/cmkwatch/kv-1.spool\nsources: [/data]\n";
+
+std::string ErrorOf(std::string_view text) {
+  auto r = ParseCollectorConfig(text, "c.yaml");
+  EXPECT_FALSE(r.ok());
+  return r.ok() ? "" : r.status().message();
+}
+
+TEST_F(CollectorConfigTest, ShippedSampleLoadsWithTheDocumentedDefaults) {
+  auto c = LoadCollectorConfig(CMKWATCH_SOURCE_DIR "/deploy/config/collector.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const CollectorOptions defaults;
+  const CollectorOptions& o = c->collector;
+  EXPECT_EQ(o.id, "kv-prod");
+  EXPECT_EQ(o.connect, defaults.connect);
+  EXPECT_EQ(o.spool_path, "/var/lib/cmkwatch/kv-prod.spool");
+  EXPECT_EQ(o.spool_max_bytes, defaults.spool_max_bytes);
+  ASSERT_EQ(o.sources.size(), 2u);
+  EXPECT_EQ(o.sources[0].path, "/data/insights-logs-auditevent");
+  EXPECT_EQ(o.sources[0].format, Format::kAuto);
+  EXPECT_EQ(o.sources[1].path, "/data/insights-activity-logs");
+  EXPECT_EQ(o.source_defaults.poll_interval_ms, defaults.source_defaults.poll_interval_ms);
+  EXPECT_EQ(o.source_defaults.rescan_interval_ms, defaults.source_defaults.rescan_interval_ms);
+  EXPECT_EQ(o.source_defaults.force_polling, defaults.source_defaults.force_polling);
+  EXPECT_EQ(o.source_defaults.max_batch_events, defaults.source_defaults.max_batch_events);
+  EXPECT_EQ(o.source_defaults.max_batch_bytes, defaults.source_defaults.max_batch_bytes);
+  EXPECT_EQ(o.source_defaults.max_open_files, defaults.source_defaults.max_open_files);
+  EXPECT_EQ(o.resend_after_ms, defaults.resend_after_ms);
+  EXPECT_EQ(o.max_inflight_batches, defaults.max_inflight_batches);
+  EXPECT_EQ(o.exit_when_drained, defaults.exit_when_drained);
+  EXPECT_EQ(o.link.heartbeat_ivl_ms, defaults.link.heartbeat_ivl_ms);
+  EXPECT_EQ(o.link.heartbeat_timeout_ms, defaults.link.heartbeat_timeout_ms);
+  EXPECT_EQ(o.link.send_high_water_mark, defaults.link.send_high_water_mark);
+  EXPECT_FALSE(o.link.client_curve.has_value());  // commented out in the sample
+  EXPECT_EQ(c->log_level, log::Level::kInfo);
+  EXPECT_EQ(c->log_format, log::Format::kKeyValue);
+}
+
+TEST_F(CollectorConfigTest, ValuesOverrideDefaults) {
+  auto c = ParseCollectorConfig(
+      "id: kv-prod.eu_1\n"
+      "connect: tcp://10.0.0.5:5570\n"
+      "spool: /s.spool\n"
+      "spool_max_bytes: 64MiB\n"
+      "sources:\n"
+      "  - { path: /a, format: kvaudit }\n"
+      "  - { path: /b, format: activity }\n"
+      "  - \"-\"\n"
+      "follow: { poll_interval_ms: 250, force_polling: yes, max_batch_events: 1000 }\n"
+      "send: { resend_after_ms: 10000, max_inflight_batches: 8 }\n"
+      "exit_when_drained: true\n"
+      "log: { level: debug }\n",
+      "/etc/c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const CollectorOptions& o = c->collector;
+  EXPECT_EQ(o.id, "kv-prod.eu_1");
+  EXPECT_EQ(o.connect, "tcp://10.0.0.5:5570");
+  EXPECT_EQ(o.spool_max_bytes, uint64_t{64} << 20);
+  ASSERT_EQ(o.sources.size(), 3u);
+  EXPECT_EQ(o.sources[0].format, Format::kKeyVaultAudit);
+  EXPECT_EQ(o.sources[1].format, Format::kActivityLog);
+  EXPECT_EQ(o.sources[2].path, "-");  // stdin is not a path to resolve
+  EXPECT_EQ(o.source_defaults.poll_interval_ms, 250);
+  EXPECT_TRUE(o.source_defaults.force_polling);
+  EXPECT_EQ(o.source_defaults.max_batch_events, 1000u);
+  EXPECT_EQ(o.resend_after_ms, 10000);
+  EXPECT_EQ(o.max_inflight_batches, 8u);
+  EXPECT_TRUE(o.exit_when_drained);
+  EXPECT_EQ(c->log_level, log::Level::kDebug);
+}
+
+TEST_F(CollectorConfigTest, TypoedKeyFailsNamingLineAndValidKeys) {
+  const std::string e = ErrorOf(std::string(kMinimal) + "follow:\n  poll_intervall_ms: 5\n");
+  EXPECT_NE(e.find("c.yaml:5:3: unknown key 'poll_intervall_ms' in follow (did you mean 'poll_interval_ms'?); "
+                   "valid keys: poll_interval_ms, rescan_interval_ms, force_polling"),
+            std::string::npos)
+      << e;
+  const std::string top = ErrorOf(std::string(kMinimal) + "exit_when_drainde: true\n");
+  EXPECT_NE(top.find("c.yaml:4:1: unknown key 'exit_when_drainde'"), std::string::npos) << top;
+  EXPECT_NE(top.find("valid keys: id, connect, spool, spool_max_bytes, sources"), std::string::npos) << top;
+}
+
+TEST_F(CollectorConfigTest, WrongTypeFailsNamingTheLine) {
+  const std::string e = ErrorOf(std::string(kMinimal) + "spool_max_bytes: lots\n");
+  EXPECT_NE(e.find("c.yaml:4:18: 'spool_max_bytes': expected a size"), std::string::npos) << e;
+  EXPECT_NE(e.find("got 'lots'"), std::string::npos) << e;
+  const std::string format = ErrorOf("id: a\nspool: /s\nsources:\n  - { path: /a, format: xml }\n");
+  EXPECT_NE(format.find("c.yaml:4:25: 'format': expected one of: auto, activity, kvaudit, azurediagnostics, "
+                        "eventgrid, arm, got 'xml'"),
+            std::string::npos)
+      << format;
+  const std::string drained = ErrorOf(std::string(kMinimal) + "exit_when_drained: maybe\n");
+  EXPECT_NE(drained.find("c.yaml:4:20: 'exit_when_drained': expected true or false, got 'maybe'"),
+            std::string::npos)
+      << drained;
+}
+
+TEST_F(CollectorConfigTest, MissingRequiredKeysAreAllReported) {
+  const std::string e = ErrorOf("connect: tcp://127.0.0.1:5570\n");
+  EXPECT_NE(e.find("c.yaml:1:1: missing required key 'id'"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:1:1: missing required key 'spool'"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:1:1: missing required key 'sources'"), std::string::npos) << e;
+  const std::string empty = ErrorOf("id: a\nspool: /s\nsources: []\n");
+  EXPECT_NE(empty.find("c.yaml:3:10: 'sources': at least one source"), std::string::npos) << empty;
+  const std::string no_path = ErrorOf("id: a\nspool: /s\nsources:\n  - { format: arm }\n");
+  EXPECT_NE(no_path.find("c.yaml:4:5: missing required key 'path' in a source"), std::string::npos) << no_path;
+  const std::string bad_id = ErrorOf("id: kv prod\nspool: /s\nsources: [/a]\n");
+  EXPECT_NE(bad_id.find("c.yaml:1:5: 'id': a collector id is"), std::string::npos) << bad_id;
+  const std::string dup = ErrorOf("id: a\nspool: /s\nsources: [/a, { path: /a }]\n");
+  EXPECT_NE(dup.find("c.yaml:3:23: 'sources': /a is listed twice (first at line 3)"), std::string::npos) << dup;
+}
+
+TEST_F(CollectorConfigTest, RelativePathsResolveAgainstTheConfigDirectory) {
+  const auto server = Keys("keys/analyzer");
+  const auto mine = Keys("keys/kv-prod");
+  const std::string path = Write(
+      "id: kv-prod\n"
+      "spool: spool/kv-prod.spool\n"
+      "sources: [logs/audit, { path: ../activity }, \"-\"]\n"
+      "curve:\n"
+      "  server_public_key_file: keys/analyzer.key\n"
+      "  public_key_file: keys/kv-prod.key\n"
+      "  secret_key_file: keys/kv-prod.key_secret\n");
+  auto c = LoadCollectorConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const CollectorOptions& o = c->collector;
+  EXPECT_EQ(o.spool_path, (dir_ / "spool/kv-prod.spool").string());
+  ASSERT_EQ(o.sources.size(), 3u);
+  EXPECT_EQ(o.sources[0].path, (dir_ / "logs/audit").string());
+  EXPECT_EQ(o.sources[1].path, (dir_.parent_path() / "activity").string());
+  EXPECT_EQ(o.sources[2].path, "-");
+  ASSERT_TRUE(o.link.client_curve.has_value());
+  EXPECT_EQ(o.link.client_curve->server_public_key, server.public_key);
+  EXPECT_EQ(o.link.client_curve->client.public_key, mine.public_key);
+  EXPECT_EQ(o.link.client_curve->client.secret_key, mine.secret_key);
+}
+
+TEST_F(CollectorConfigTest, WorldReadableSecretKeyIsRefusedWithoutShowingIt) {
+  Keys("analyzer");
+  const auto mine = Keys("kv-prod");
+  ASSERT_EQ(::chmod((dir_ / "kv-prod.key_secret").c_str(), 0644), 0);
+  const std::string path = Write(std::string(kMinimal) +
+                                 "curve:\n"
+                                 "  server_public_key_file: analyzer.key\n"
+                                 "  public_key_file: kv-prod.key\n"
+                                 "  secret_key_file: kv-prod.key_secret\n");
+  auto c = LoadCollectorConfig(path);
+  ASSERT_FALSE(c.ok());
+  const std::string e = c.status().message();
+  EXPECT_NE(e.find(path + ":7:20: 'secret_key_file': " + (dir_ / "kv-prod.key_secret").string() +
+                   ": secret key is readable by group or others"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(e.find(mine.secret_key), std::string::npos);
+}
+
+TEST_F(CollectorConfigTest, KeyFileThatIsNotARegularFileIsRefused) {
+  // A directory (or a FIFO) named as a key file must fail fast, not block.
+  Keys("kv-prod");
+  fs::create_directories(dir_ / "analyzer.key");
+  const std::string path = Write(std::string(kMinimal) +
+                                 "curve:\n"
+                                 "  server_public_key_file: analyzer.key\n"
+                                 "  public_key_file: kv-prod.key\n"
+                                 "  secret_key_file: kv-prod.key_secret\n");
+  const std::string e = LoadCollectorConfig(path).status().message();
+  EXPECT_NE(e.find(path + ":5:27: 'server_public_key_file': key file " + (dir_ / "analyzer.key").string() +
+                   " is not a regular file"),
+            std::string::npos)
+      << e;
+}
+
+}  // namespace
+}  // namespace cmkwatch::collector
