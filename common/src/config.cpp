@@ -609,6 +609,11 @@ void MapReader::Finish() {
   for (const std::string& k : known_) valid += (valid.empty() ? "" : ", ") + k;
   for (const Node& c : node_.children) {
     if (std::find(known_.begin(), known_.end(), c.key) != known_.end()) continue;
+    if (problems_.count() >= kMaxProblems) {
+      // Counted, not stored: skip the suggestion search for a flood of keys.
+      problems_.Add(c.key_mark, "unknown key");
+      continue;
+    }
     std::string message = "unknown key " + Quoted(c.key) + " in " + what_;
     const std::string* closest = nullptr;
     size_t best = 3;  // at most two edits away counts as a typo

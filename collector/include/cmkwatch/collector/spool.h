@@ -58,7 +58,7 @@ struct SpoolCheckpoint {
   // What the offset belongs to (e.g. "device:inode" of a file), stored and
   // replaced with the offset, so a key stays one row however often the file
   // under it is replaced. At most 256 bytes.
-  std::string identity;
+  std::string identity = {};
   bool operator==(const SpoolCheckpoint&) const = default;
 };
 
