@@ -16,6 +16,7 @@ PACKAGES=(
   libxxhash-dev        # XXH3-128 event ids (header-only use)
   libssl-dev           # SHA-256 (timeline hash chain), later TLS/HMAC
   libsqlite3-dev       # timeline, collector spool
+  libzstd-dev          # timeline: events compressed against a trained dictionary
   libzmq3-dev          # collector → analyzer transport
   libyaml-dev          # configuration files (event parser, no recursion)
   # tests and benchmarks

@@ -20,8 +20,10 @@
 //                operation, outcome, http status, correlation id, actor),
 //                collector_id, received_ns, and the event itself: its
 //                canonical wire encoding (wire::EncodeEvent, raw record
-//                included) as `body`, zlib-compressed when `codec` = 1 with
-//                its uncompressed size in `body_size`; prev_hash and hash.
+//                included) as `body`, zstd-compressed (codec 1, or 2 with a
+//                dictionary trained on the file's first events and stored
+//                in `dictionaries`) with its uncompressed size in
+//                `body_size`; prev_hash and hash.
 //                Index on (resource_id, time_ns).
 //  chain_heads   per resource: last seq, last hash, length (events ever
 //                chained, pruned ones included).
@@ -70,13 +72,12 @@ struct TimelineOptions {
   // raw records are at most 4 MiB (collector limit), so 8 MiB leaves room
   // for the normalized fields.
   size_t max_event_bytes = size_t{8} << 20;
-  // zlib-compress stored event bodies (the hash is over the uncompressed
-  // bytes, so this can change at any time). Measured on sample-like Key
-  // Vault/Activity Log events: the file about halves (2.7 -> 1.5 KB/event)
-  // while inserts slow from ~44k to ~19k events/s. A trained zstd
-  // dictionary would do better on both counts.
+  // zstd-compress stored event bodies (the hash is over the uncompressed
+  // bytes, so this can change at any time). The first 2000 bodies train a
+  // dictionary that every later body is compressed against (body_codec.h);
+  // figures are in bench/RESULTS.md.
   bool compress = true;
-  int compression_level = 1;  // zlib 1..9; 1 gets most of the gain cheaply
+  int compression_level = 1;  // zstd 1..9 (higher levels cost CPU for little gain on small records)
 };
 
 struct BatchResult {
@@ -140,6 +141,12 @@ class Timeline {
   // max_event_bytes refuses the whole batch (LimitExceeded), naming it.
   // On success the batch is durable: acknowledge it.
   Result<BatchResult> InsertBatch(const wire::Batch& batch, int64_t received_ns);
+  // Several batches in ONE transaction (group commit: one fsync for all), as
+  // if each had been inserted in turn; one result per batch, in order. Any
+  // error rolls back all of them — the caller may then insert them one by
+  // one to find which one is refused.
+  Result<std::vector<BatchResult>> InsertBatches(const std::vector<const wire::Batch*>& batches,
+                                                 int64_t received_ns);
 
   // Re-walks every chain from its start (or its retention anchor) in seq
   // order, recomputing each hash from the stored bytes and checking every
