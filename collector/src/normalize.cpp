@@ -232,58 +232,6 @@ void SetResource(Event& event, std::string_view raw_id) {
 
 namespace {
 
-// ParseVaultUri (resource_id.h) as views into the URI, not lower-cased: the
-// same rules, without four allocations per audit record. Kept in step with
-// ParseVaultUri by the tests that compare key references.
-struct VaultUriView {
-  std::string_view host, collection, name, version;
-};
-
-std::string_view TrimUri(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::optional<VaultUriView> ParseVaultUriView(std::string_view uri) {
-  uri = TrimUri(uri);
-  constexpr std::string_view kScheme = "https://";
-  if (uri.size() <= kScheme.size() || !KeyIs(uri.substr(0, kScheme.size()), kScheme)) {
-    return std::nullopt;
-  }
-  uri.remove_prefix(kScheme.size());
-  for (size_t i = 0; i < uri.size(); ++i) {
-    if (uri[i] == '?' || uri[i] == '#') {
-      uri = uri.substr(0, i);
-      break;
-    }
-  }
-  const size_t slash = uri.find('/');
-  std::string_view host = uri.substr(0, slash);
-  const size_t colon = host.find(':');
-  if (colon != std::string_view::npos) host = host.substr(0, colon);
-  if (host.empty()) return std::nullopt;
-  VaultUriView out;
-  out.host = host;
-  if (slash == std::string_view::npos) return out;
-  // The first three non-empty segments of the path.
-  std::string_view* const segs[3] = {&out.collection, &out.name, &out.version};
-  std::string_view path = uri.substr(slash);
-  int n = 0;
-  size_t start = 0;
-  while (n < 3 && start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) *segs[n++] = path.substr(start, end - start);
-    start = end + 1;
-  }
-  return out;
-}
-
 void AssignLower(std::string& out, std::string_view s) {
   out.assign(s);
   LowerInPlace(out);
@@ -304,17 +252,6 @@ std::string JoinLower(std::string_view vault_id, std::string_view infix, std::st
 }
 
 }  // namespace
-
-std::string_view VaultIdPrefix(std::string_view id) {
-  constexpr std::string_view kVaults = "/providers/microsoft.keyvault/vaults/";
-  const size_t prov = id.rfind(kVaults);
-  if (prov == std::string_view::npos) return {};
-  const size_t name_start = prov + kVaults.size();
-  size_t name_end = id.find('/', name_start);
-  if (name_end == std::string_view::npos) name_end = id.size();
-  if (name_end == name_start) return {};
-  return id.substr(0, name_end);
-}
 
 void ApplyKeyUri(Event& event, std::string_view uri, std::string_view vault_id) {
   auto parsed = ParseVaultUriView(uri);

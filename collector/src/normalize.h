@@ -55,9 +55,4 @@ void SetResource(Event& event, std::string_view raw_id);
 // canonical ARM id when known.
 void ApplyKeyUri(Event& event, std::string_view uri, std::string_view vault_id);
 
-// VaultIdOf (resource_id.h) as a view: the prefix of `canonical_id` that is
-// its vault's id, or "". For the per-record path, where the copy cost an
-// allocation.
-std::string_view VaultIdPrefix(std::string_view canonical_id);
-
 }  // namespace cmkwatch::collector::internal

@@ -95,17 +95,20 @@ ResourceKind KindOfResourceId(std::string_view id) {
   return ResourceKind::kOther;
 }
 
-std::string VaultIdOf(std::string_view id) {
-  const size_t prov = id.rfind("/providers/microsoft.keyvault/vaults/");
+std::string_view VaultIdPrefix(std::string_view id) {
+  constexpr std::string_view kVaults = "/providers/microsoft.keyvault/vaults/";
+  const size_t prov = id.rfind(kVaults);
   if (prov == std::string_view::npos) return {};
-  const size_t name_start = prov + sizeof("/providers/microsoft.keyvault/vaults/") - 1;
+  const size_t name_start = prov + kVaults.size();
   size_t name_end = id.find('/', name_start);
   if (name_end == std::string_view::npos) name_end = id.size();
   if (name_end == name_start) return {};
-  return std::string(id.substr(0, name_end));
+  return id.substr(0, name_end);
 }
 
-std::optional<VaultUri> ParseVaultUri(std::string_view uri) {
+std::string VaultIdOf(std::string_view id) { return std::string(VaultIdPrefix(id)); }
+
+std::optional<VaultUriView> ParseVaultUriView(std::string_view uri) {
   uri = Trim(uri);
   constexpr std::string_view kScheme = "https://";
   if (uri.size() <= kScheme.size() || !EqualsIgnoreCase(uri.substr(0, kScheme.size()), kScheme)) {
@@ -119,24 +122,28 @@ std::optional<VaultUri> ParseVaultUri(std::string_view uri) {
       break;
     }
   }
-  size_t slash = uri.find('/');
+  const size_t slash = uri.find('/');
   std::string_view host = uri.substr(0, slash);
   const size_t colon = host.find(':');
   if (colon != std::string_view::npos) host = host.substr(0, colon);
   if (host.empty()) return std::nullopt;
-  VaultUri out;
-  out.host = AsciiLower(host);
+  VaultUriView out;
+  out.host = host;
   if (slash == std::string_view::npos) return out;
-  std::string_view segs[3];
+  // The first three non-empty segments of the path.
+  std::string_view* const segs[3] = {&out.collection, &out.name, &out.version};
   int n = 0;
   ForEachSegment(uri.substr(slash), [&](std::string_view seg) {
-    if (n < 3) segs[n] = seg;
+    if (n < 3) *segs[n] = seg;
     ++n;
   });
-  if (n >= 1) out.collection = AsciiLower(segs[0]);
-  if (n >= 2) out.name = AsciiLower(segs[1]);
-  if (n >= 3) out.version = AsciiLower(segs[2]);
   return out;
+}
+
+std::optional<VaultUri> ParseVaultUri(std::string_view uri) {
+  auto v = ParseVaultUriView(uri);
+  if (!v) return std::nullopt;
+  return VaultUri{AsciiLower(v->host), AsciiLower(v->collection), AsciiLower(v->name), AsciiLower(v->version)};
 }
 
 std::string VaultUriOfHost(std::string_view host) {

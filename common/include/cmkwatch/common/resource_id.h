@@ -32,6 +32,8 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // for ".../vaults/v/keys/k/versions/1" or ".../vaults/v/accesspolicies/add"),
 // or "" when the id is not inside a vault. Input must be canonical.
 std::string VaultIdOf(std::string_view canonical_id);
+// The same as a prefix of `canonical_id` (no allocation, for per-record use).
+std::string_view VaultIdPrefix(std::string_view canonical_id);
 
 // A Key Vault data-plane URI:
 //   https://contoso.vault.azure.net/keys/name/version
@@ -47,6 +49,12 @@ struct VaultUri {
   std::string version;     // lower case
 };
 std::optional<VaultUri> ParseVaultUri(std::string_view uri);
+// The same parse as views into `uri`, not lower-cased (no allocation, for
+// the per-record path; ParseVaultUri is this plus lower-cased copies).
+struct VaultUriView {
+  std::string_view host, collection, name, version;
+};
+std::optional<VaultUriView> ParseVaultUriView(std::string_view uri);
 
 // "https://<host>/" for a vault host, the form AI accounts store in keyVaultUri.
 std::string VaultUriOfHost(std::string_view host);
