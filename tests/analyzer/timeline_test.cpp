@@ -26,29 +26,8 @@ BatchResult Totals(const BatchResult& r) { return {r.stored, r.duplicates, r.qua
 
 namespace fs = std::filesystem;
 
-struct Collect final : collector::RecordHandler {
-  std::vector<Event> events;
-  void OnEvent(Event&& e, const collector::RecordLocation&) override { events.push_back(std::move(e)); }
-  void OnQuarantine(QuarantineEntry&&) override {}
-};
-
-// Real events from the real parsers: the bundled samples and the fixtures,
-// one per event id (the fixtures repeat some records on purpose).
-const std::vector<Event>& SampleEvents() {
-  static const std::vector<Event> events = [] {
-    Collect c;
-    collector::ReadStats stats;
-    EXPECT_TRUE(collector::ReadPath(std::string(CMKWATCH_SOURCE_DIR) + "/samples", {}, c, stats).ok());
-    EXPECT_TRUE(collector::ReadPath(test::FixturesDir().string(), {}, c, stats).ok());
-    std::vector<Event> unique;
-    std::set<std::string> seen;
-    for (auto& e : c.events) {
-      if (seen.insert(e.id).second) unique.push_back(std::move(e));
-    }
-    return unique;
-  }();
-  return events;
-}
+// Real events from the real parsers: the bundled samples and the fixtures.
+const std::vector<Event>& SampleEvents() { return test::SampleAndFixtureEvents(); }
 
 wire::Batch MakeBatch(uint64_t sequence, std::vector<Event> events, std::string collector = "collector-1") {
   wire::Batch b;
@@ -59,11 +38,7 @@ wire::Batch MakeBatch(uint64_t sequence, std::vector<Event> events, std::string 
 }
 
 // The resource with the most sample events (the tamper tests need several).
-std::string BusiestResource() {
-  std::map<std::string, int> count;
-  for (const auto& e : SampleEvents()) ++count[e.resource_id];
-  return std::max_element(count.begin(), count.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
-}
+std::string BusiestResource() { return test::BusiestResource(SampleEvents()); }
 
 // A second, plain sqlite3 connection: what an operator (or attacker) with
 // the sqlite3 shell can do to the file.

@@ -89,29 +89,8 @@ std::vector<std::string> TextLines(const std::string& text) {
   return out;
 }
 
-struct Collect final : collector::RecordHandler {
-  std::vector<Event> events;
-  void OnEvent(Event&& e, const collector::RecordLocation&) override { events.push_back(std::move(e)); }
-  void OnQuarantine(QuarantineEntry&&) override {}
-};
-
-// The bundled samples and the fixtures through the real parsers, one event
-// per id (fixtures repeat some records on purpose).
-const std::vector<Event>& SampleEvents() {
-  static const std::vector<Event> events = [] {
-    Collect c;
-    collector::ReadStats stats;
-    EXPECT_TRUE(collector::ReadPath(std::string(CMKWATCH_SOURCE_DIR) + "/samples", {}, c, stats).ok());
-    EXPECT_TRUE(collector::ReadPath(test::FixturesDir().string(), {}, c, stats).ok());
-    std::vector<Event> unique;
-    std::set<std::string> seen;
-    for (auto& e : c.events) {
-      if (seen.insert(e.id).second) unique.push_back(std::move(e));
-    }
-    return unique;
-  }();
-  return events;
-}
+// Real events from the real parsers: the bundled samples and the fixtures.
+const std::vector<Event>& SampleEvents() { return test::SampleAndFixtureEvents(); }
 
 // Events in the order `timeline` must print them: event time, ties in
 // insertion order.
@@ -129,11 +108,7 @@ std::vector<Event> EventsOf(const std::string& resource_id) {
 }
 
 // The resource with the most sample events: tampering needs several rows.
-std::string BusiestResource() {
-  std::map<std::string, size_t> count;
-  for (const auto& e : SampleEvents()) ++count[e.resource_id];
-  return std::max_element(count.begin(), count.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
-}
+std::string BusiestResource() { return test::BusiestResource(SampleEvents()); }
 
 std::vector<std::string> Ids(const std::vector<Event>& events) {
   std::vector<std::string> out;

@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "cmkwatch/collector/parse.h"
+#include "cmkwatch/collector/reader.h"
 
 namespace cmkwatch::test {
 
@@ -117,6 +121,34 @@ void ExpectSameNormalized(const Event& a, const Event& b, const std::string& wha
   EXPECT_EQ(a.changes.vault.has_value(), b.changes.vault.has_value());
   EXPECT_EQ(a.changes.key.has_value(), b.changes.key.has_value());
   EXPECT_EQ(a.changes, b.changes);
+}
+
+const std::vector<Event>& SampleAndFixtureEvents() {
+  struct Collect final : collector::RecordHandler {
+    std::vector<Event> events;
+    void OnEvent(Event&& e, const collector::RecordLocation&) override { events.push_back(std::move(e)); }
+    void OnQuarantine(QuarantineEntry&&) override {}
+  };
+  static const std::vector<Event> events = [] {
+    Collect c;
+    collector::ReadStats stats;
+    EXPECT_TRUE(collector::ReadPath(std::string(CMKWATCH_SOURCE_DIR) + "/samples", {}, c, stats).ok());
+    EXPECT_TRUE(collector::ReadPath(FixturesDir().string(), {}, c, stats).ok());
+    std::vector<Event> unique;
+    std::set<std::string> seen;
+    for (auto& e : c.events) {
+      if (seen.insert(e.id).second) unique.push_back(std::move(e));
+    }
+    return unique;
+  }();
+  return events;
+}
+
+std::string BusiestResource(const std::vector<Event>& events) {
+  std::map<std::string, size_t> count;
+  for (const auto& e : events) ++count[e.resource_id];
+  if (count.empty()) return {};
+  return std::max_element(count.begin(), count.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
 }
 
 }  // namespace cmkwatch::test

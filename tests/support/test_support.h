@@ -62,4 +62,12 @@ Event ParseOrFail(std::string_view record, std::string_view format = "auto");
 // one by one so a failure names the field; `what` labels the pair.
 void ExpectSameNormalized(const Event& a, const Event& b, const std::string& what);
 
+// Every event the real parsers make of the bundled samples and the
+// fixtures, one per event id (the fixtures repeat some records on purpose),
+// in reading order. Read once per test binary.
+const std::vector<Event>& SampleAndFixtureEvents();
+
+// The resource with the most of `events` (tamper tests need several rows).
+std::string BusiestResource(const std::vector<Event>& events);
+
 }  // namespace cmkwatch::test
