@@ -27,6 +27,20 @@ void ForEachSegment(std::string_view path, F&& f) {
   }
 }
 
+// Key Vault names objects with letters, digits and '-', versions with hex
+// digits, and hosts are DNS names: a host or path segment with anything but
+// URI-unreserved characters (whitespace, controls, quotes) is no Key Vault
+// URI. Refusing it keeps every id built from the parts canonical — a name
+// ending in a space would otherwise become an ARM id ending in a space.
+bool IsUriToken(std::string_view s) {
+  for (const char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '.' || c == '_' || c == '~';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string AsciiLower(std::string_view s) {
@@ -127,6 +141,7 @@ std::optional<VaultUriView> ParseVaultUriView(std::string_view uri) {
   const size_t colon = host.find(':');
   if (colon != std::string_view::npos) host = host.substr(0, colon);
   if (host.empty()) return std::nullopt;
+  if (!IsUriToken(host)) return std::nullopt;
   VaultUriView out;
   out.host = host;
   if (slash == std::string_view::npos) return out;
@@ -137,6 +152,9 @@ std::optional<VaultUriView> ParseVaultUriView(std::string_view uri) {
     if (n < 3) *segs[n] = seg;
     ++n;
   });
+  for (const std::string_view* seg : segs) {
+    if (!seg->empty() && !IsUriToken(*seg)) return std::nullopt;
+  }
   return out;
 }
 

@@ -66,5 +66,22 @@ TEST(VaultUri, KeyUrisSplitIntoHostNameVersion) {
   EXPECT_EQ(VaultUriOfHost("KV.vault.azure.net"), "https://kv.vault.azure.net/");
 }
 
+// Key Vault names are [A-Za-z0-9-]: a URI whose host or name carries
+// whitespace or controls is not taken as a key reference, so no id built
+// from it can end in a space (fuzzing found "…/keys/cmk \t?x" becoming a
+// non-canonical resource id).
+TEST(ResourceId, VaultUrisWithCharactersKeyVaultNeverUsesAreRefused) {
+  EXPECT_FALSE(ParseVaultUri("https://kv.vault.azure.net/keys/cmk \t?api-version=7.4"));
+  EXPECT_FALSE(ParseVaultUri("https://kv.vault.azure.net/keys/cmk\n/0123"));
+  EXPECT_FALSE(ParseVaultUri("https://kv.vault.azure.net/keys/cmk/01 23"));
+  EXPECT_FALSE(ParseVaultUri("https://k v.vault.azure.net/keys/cmk"));
+  EXPECT_FALSE(ParseVaultUriView("https://kv.vault.azure.net/keys/\"cmk\""));
+  // What Key Vault does send still parses, whatever follows the version.
+  auto u = ParseVaultUri("https://kv.vault.azure.net/keys/my-cmk_1/0123abcd/unwrapkey?api-version=7.4");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->name, "my-cmk_1");
+  EXPECT_EQ(u->version, "0123abcd");
+}
+
 }  // namespace
 }  // namespace cmkwatch

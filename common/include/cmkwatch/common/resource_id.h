@@ -40,8 +40,10 @@ std::string_view VaultIdPrefix(std::string_view canonical_id);
 //   https://contoso.vault.azure.net:443/keys/name   (port dropped)
 //   https://contoso.vault.azure.net/                (vault only)
 // Also managed HSM hosts. Returns nullopt when this is not an https URI with a
-// host. Collection names other than "keys" (secrets, certificates) leave name
-// and version empty unless `any_collection` is set.
+// host, or when the host or one of the first three path segments holds a
+// character outside [A-Za-z0-9._~-] (Key Vault names never do). Collection
+// names other than "keys" (secrets, certificates) leave name and version
+// empty unless `any_collection` is set.
 struct VaultUri {
   std::string host;        // lower case
   std::string collection;  // "keys", "secrets", "certificates", or ""
