@@ -321,6 +321,99 @@ TEST_F(PipelineTest, AQuarantinedRecordTravelsAndItsNeighboursAreStored) {
   EXPECT_EQ(StoredIds().size(), 2u);
 }
 
+// A watched file appended to, truncated and rewritten, then replaced by a
+// rename, while both daemons run: every record written is stored once.
+TEST_F(PipelineTest, AppendTruncateAndReplaceOfAWatchedFileAreAllFollowed) {
+  const std::string tmpl = Template();
+  auto records = [&](uint64_t from, uint64_t to) {
+    std::string text;
+    for (uint64_t i = from; i < to; ++i) text += RecordNumber(tmpl, i) + "\n";
+    return text;
+  };
+  const fs::path file = dir_ / "logs" / "PT1H.json";
+  Append(file, records(0, 10));
+  auto analyzer = StartAnalyzer();
+  auto collector = StartCollector();
+  ASSERT_TRUE(WaitForEvents(10, 60s)) << StoredEvents();
+  Append(file, records(10, 20));  // grows while followed
+  ASSERT_TRUE(WaitForEvents(20, 60s)) << StoredEvents();
+  {
+    std::ofstream truncated(file, std::ios::trunc | std::ios::binary);  // same inode, shorter
+    truncated << records(20, 25);
+  }
+  ASSERT_TRUE(WaitForEvents(25, 60s)) << StoredEvents();
+  {
+    std::ofstream next(dir_ / "logs" / ".next", std::ios::binary);  // hidden: not followed itself
+    next << records(25, 40);
+  }
+  fs::rename(dir_ / "logs" / ".next", file);  // a new inode under the same name
+  ASSERT_TRUE(WaitForEvents(40, 60s)) << StoredEvents();
+  collector->Signal(SIGTERM);
+  analyzer->Signal(SIGTERM);
+  EXPECT_EQ(collector->Wait(), 0);
+  EXPECT_EQ(analyzer->Wait(), 0);
+  std::set<std::string> expected;
+  for (uint64_t i = 0; i < 40; ++i) expected.insert(test::ParseOrFail(RecordNumber(tmpl, i)).id);
+  EXPECT_TRUE(StoredIds() == expected);
+  ExpectChainVerifies();
+}
+
+// GET over a plain socket: the status line and body of a loopback URL.
+std::string HttpGet(int port, const std::string& path) {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string out;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    (void)::send(s, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[65536];
+    for (ssize_t n; (n = ::read(s, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(s);
+  return out;
+}
+
+// What an operator's Prometheus scrapes: per-source counters that match
+// what was stored, and the collector's spool as it last reported it.
+TEST_F(PipelineTest, MetricsCountWhatWasStoredAndShowEachCollectorsSpool) {
+  const std::string tmpl = Template();
+  std::string text;
+  for (uint64_t i = 0; i < 30; ++i) text += RecordNumber(tmpl, i) + "\n";
+  Append(dir_ / "logs" / "PT1H.json", text);
+  auto analyzer = StartAnalyzer({"--http", "127.0.0.1:0"});
+  auto collector = StartCollector();
+  ASSERT_TRUE(WaitForEvents(30, 60s));
+  // The port the analyzer picked is in its start-up log line.
+  int port = 0;
+  for (int i = 0; i < 100 && port == 0; ++i) {
+    const std::string log = test::ReadFileOrFail(dir_ / "analyzer.log");
+    const size_t at = log.find("http_port=");
+    if (at != std::string::npos) port = std::atoi(log.c_str() + at + 10);
+    if (port == 0) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GT(port, 0);
+  EXPECT_NE(HttpGet(port, "/healthz").find("200 OK"), std::string::npos);
+  std::string metrics;
+  const auto deadline = Clock::now() + 20s;  // the collector reports every 2 s
+  while (Clock::now() < deadline) {
+    metrics = HttpGet(port, "/metrics");
+    if (metrics.find("cmkwatch_collector_spool_batches{collector=\"kv-test\"} 0") != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_NE(metrics.find("cmkwatch_events_stored_total{source=\"keyvault_audit\"} 30"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cmkwatch_events_duplicate_total{source=\"keyvault_audit\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("cmkwatch_collector_spool_batches{collector=\"kv-test\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cmkwatch_ack_latency_seconds_count"), std::string::npos);
+  EXPECT_NE(metrics.find("cmkwatch_db_size_bytes"), std::string::npos);
+  collector->Signal(SIGTERM);
+  analyzer->Signal(SIGTERM);
+  EXPECT_EQ(collector->Wait(), 0);
+  EXPECT_EQ(analyzer->Wait(), 0);
+}
+
 // `az monitor activity-log list | cmkwatch-collector -`: stdin is read to
 // its end, everything is acknowledged, and the collector exits by itself.
 TEST_F(PipelineTest, StdinIsDeliveredAndTheCollectorExitsWhenDrained) {
