@@ -27,6 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 // How often the spool's state is reported to the analyzer.
 constexpr auto kStatusInterval = std::chrono::seconds(2);
+// Copies of just-spooled batches kept for the sender, at most.
+constexpr size_t kMaxFreshBytes = size_t{64} << 20;
 
 // Spool checkpoint keys: "<source root>\x1f<file path>" (the unit separator
 // cannot appear in a path given on a command line or in YAML in practice,
@@ -60,7 +62,9 @@ std::vector<FileCheckpoint> ResumePoints(const std::vector<SpoolCheckpoint>& sto
 // reaches commit in one transaction.
 class SpoolSink final : public SourceSink {
  public:
-  SpoolSink(Spool& spool, std::string prefix, std::function<void(size_t, size_t)> on_spooled)
+  // on_spooled(events, quarantine entries, the stored batch) after each commit.
+  using OnSpooled = std::function<void(size_t, size_t, SpooledBatch&&)>;
+  SpoolSink(Spool& spool, std::string prefix, OnSpooled on_spooled)
       : spool_(spool), prefix_(std::move(prefix)), on_spooled_(std::move(on_spooled)) {}
 
   Status OnBatch(std::vector<Event>&& events, std::vector<QuarantineEntry>&& quarantined,
@@ -71,16 +75,18 @@ class SpoolSink final : public SourceSink {
       cps.push_back({prefix_ + f.path, f.offset, std::to_string(f.device) + ":" + std::to_string(f.inode)});
     }
     const size_t n_events = events.size(), n_quarantined = quarantined.size();
-    auto seq = spool_.Append(std::move(events), std::move(quarantined), cps);
+    SpooledBatch stored;
+    auto seq = spool_.Append(std::move(events), std::move(quarantined), cps, &stored.bytes);
     if (!seq.ok()) return seq.status();  // vectors untouched: the source offers them again
-    on_spooled_(n_events, n_quarantined);
+    stored.sequence = *seq;
+    on_spooled_(n_events, n_quarantined, std::move(stored));
     return Status::Ok();
   }
 
  private:
   Spool& spool_;
   std::string prefix_;
-  std::function<void(size_t, size_t)> on_spooled_;
+  OnSpooled on_spooled_;
 };
 
 struct Collector::Impl {
@@ -98,6 +104,11 @@ struct Collector::Impl {
   std::condition_variable spooled; // sources → sender: a new batch is in the spool
   uint64_t spool_version = 0;      // bumped per Append, under mu
   CollectorStats stats;
+  // Batches just spooled, in sequence order, so the sender need not read
+  // them back from the file (under mu; bounded, see OnSpooled).
+  std::deque<SpooledBatch> fresh;
+  size_t fresh_bytes = 0;
+  bool fresh_gap = false;  // some were dropped at the bound: the spool has them
 
   Impl(const CollectorOptions& o, log::Logger& l) : options(o), logger(l) {}
 
@@ -111,6 +122,9 @@ struct Collector::Impl {
   void SendLoop() {
     std::deque<InFlight> inflight;
     uint64_t last_sent = 0;  // highest sequence sent in this round
+    // The spool held nothing beyond last_sent when last read, so every later
+    // batch is in `fresh`, in order.
+    bool caught_up = false;
     uint64_t seen_version = 0;
     const auto resend_after = std::chrono::milliseconds(std::max(100, options.resend_after_ms));
     Clock::time_point next_status{};
@@ -129,18 +143,30 @@ struct Collector::Impl {
         stats.batches_resent += inflight.size();
         inflight.clear();
         last_sent = 0;
+        caught_up = false;
       }
-      // Fill the window.
+      // Fill the window: from the spool until it has nothing beyond what
+      // was sent, then from the batches just spooled, in memory.
       if (inflight.size() < options.max_inflight_batches) {
-        auto pending = spool->Pending(options.max_inflight_batches - inflight.size(), last_sent);
-        if (!pending.ok()) {
-          logger.Error("cannot read the spool", {{"error", pending.status().ToString()}});
-          std::this_thread::sleep_for(std::chrono::milliseconds(500));
-          continue;
+        const size_t window = options.max_inflight_batches - inflight.size();
+        std::vector<SpooledBatch> next;
+        if (caught_up) caught_up = TakeFresh(last_sent, window, next);
+        if (!caught_up) {
+          auto pending = spool->Pending(window, last_sent);
+          if (!pending.ok()) {
+            logger.Error("cannot read the spool", {{"error", pending.status().ToString()}});
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            continue;
+          }
+          caught_up = pending->size() < window;
+          next = std::move(*pending);
         }
-        for (auto& b : *pending) {
+        for (auto& b : next) {
           Status s = client->Send(b.bytes);
-          if (!s.ok()) break;  // high-water mark: the rest waits in the spool
+          if (!s.ok()) {
+            caught_up = false;  // high-water mark: the rest waits in the spool
+            break;
+          }
           inflight.push_back({b.sequence, Clock::now()});
           last_sent = b.sequence;
           std::lock_guard lock(mu);
@@ -168,6 +194,31 @@ struct Collector::Impl {
         seen_version = spool_version;
       }
     }
+  }
+
+  // Moves the batches that follow `last_sent` without a gap from `fresh`
+  // into `out` (at most `max`). False when `fresh` cannot be trusted to
+  // hold every batch after `last_sent` (copies were dropped, or a gap): the
+  // sender then reads the spool instead.
+  bool TakeFresh(uint64_t last_sent, size_t max, std::vector<SpooledBatch>& out) {
+    std::lock_guard lock(mu);
+    if (fresh_gap) {
+      fresh_gap = false;
+      fresh.clear();
+      fresh_bytes = 0;
+      return false;
+    }
+    while (!fresh.empty() && fresh.front().sequence <= last_sent) {  // sent already, from the spool
+      fresh_bytes -= fresh.front().bytes.size();
+      fresh.pop_front();
+    }
+    if (!fresh.empty() && fresh.front().sequence != last_sent + 1 && last_sent != 0) return false;
+    while (!fresh.empty() && out.size() < max) {
+      fresh_bytes -= fresh.front().bytes.size();
+      out.push_back(std::move(fresh.front()));
+      fresh.pop_front();
+    }
+    return true;
   }
 
   // The spool's state, for the analyzer's per-collector metrics. Best
@@ -212,13 +263,23 @@ struct Collector::Impl {
 
   // --- source side --------------------------------------------------------
 
-  void OnSpooled(size_t events, size_t quarantined) {
+  void OnSpooled(size_t events, size_t quarantined, SpooledBatch&& batch) {
     {
       std::lock_guard lock(mu);
       ++stats.batches_spooled;
       stats.events_spooled += events;
       stats.quarantined_spooled += quarantined;
       ++spool_version;
+      if (fresh_bytes + batch.bytes.size() > kMaxFreshBytes) {
+        // The sender is behind (analyzer slow or away): stop keeping
+        // copies; it reads from the spool until it has caught up again.
+        fresh.clear();
+        fresh_bytes = 0;
+        fresh_gap = true;
+      } else {
+        fresh_bytes += batch.bytes.size();
+        fresh.push_back(std::move(batch));
+      }
     }
     spooled.notify_all();
   }
@@ -295,7 +356,7 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
   impl->spool = std::move(*spool);
 
   Impl* raw = impl.get();
-  auto on_spooled = [raw](size_t e, size_t q) { raw->OnSpooled(e, q); };
+  auto on_spooled = [raw](size_t e, size_t q, SpooledBatch&& b) { raw->OnSpooled(e, q, std::move(b)); };
   size_t stdin_sources = 0;
   for (const SourceConfig& sc : options.sources) {
     DirectorySourceOptions so = options.source_defaults;

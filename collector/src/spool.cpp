@@ -124,7 +124,8 @@ struct Spool::Impl {
   Status LoadCounters();
   Status PrepareStatements();
   Status FullStatus(uint64_t batch_bytes) const;
-  Result<uint64_t> Store(const wire::Batch& batch, const std::vector<SpoolCheckpoint>& checkpoints);
+  Result<uint64_t> Store(const wire::Batch& batch, const std::vector<SpoolCheckpoint>& checkpoints,
+                         std::string* encoded);
 };
 
 Status Spool::Impl::Setup() {
@@ -241,8 +242,9 @@ Status Spool::Impl::FullStatus(uint64_t batch_bytes) const {
                                "): reading pauses until the analyzer acknowledges batches");
 }
 
-Result<uint64_t> Spool::Impl::Store(const wire::Batch& batch, const std::vector<SpoolCheckpoint>& checkpoints) {
-  const std::string body = wire::EncodeBatch(batch);
+Result<uint64_t> Spool::Impl::Store(const wire::Batch& batch, const std::vector<SpoolCheckpoint>& checkpoints,
+                                    std::string* encoded) {
+  std::string body = wire::EncodeBatch(batch);
   const uint64_t size = body.size();
   if (size > batch_limit) {
     return Status::LimitExceeded("a batch of " + std::to_string(size) + " bytes (" +
@@ -295,6 +297,7 @@ Result<uint64_t> Spool::Impl::Store(const wire::Batch& batch, const std::vector<
   pending_batches += 1;
   pending_events += batch.events.size();
   pending_bytes += size;
+  if (encoded != nullptr) *encoded = std::move(body);
   return batch.sequence;
 }
 
@@ -330,7 +333,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& path, const SpoolO
 }
 
 Result<uint64_t> Spool::Append(std::vector<Event>&& events, std::vector<QuarantineEntry>&& quarantined,
-                               const std::vector<SpoolCheckpoint>& checkpoints) {
+                               const std::vector<SpoolCheckpoint>& checkpoints, std::string* encoded) {
   // Refusals the analyzer's decoder would make anyway: a batch that can
   // never be delivered must not enter the spool, where it would be resent
   // forever.
@@ -362,7 +365,7 @@ Result<uint64_t> Spool::Append(std::vector<Event>&& events, std::vector<Quaranti
   if (s.pending_bytes >= s.options.max_bytes) return s.FullStatus(0);
 
   wire::Batch batch{s.options.collector_id, s.next_sequence, std::move(events), std::move(quarantined)};
-  Result<uint64_t> stored = s.Store(batch, checkpoints);
+  Result<uint64_t> stored = s.Store(batch, checkpoints, encoded);
   if (!stored.ok()) {
     // Hand the batch back so the caller can retry it (back-pressure).
     events = std::move(batch.events);

@@ -5,6 +5,7 @@
 #include <yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -453,7 +454,23 @@ std::string EndpointProblem(std::string_view e) {
 
 void Problems::Add(Mark mark, std::string_view message) {
   ++count_;
-  if (messages_.size() < kMaxProblems) messages_.push_back(Where(file_name_, mark) + ": " + std::string(message));
+  if (messages_.size() >= kMaxProblems) return;
+  // A message may quote the file's own text (a path, a key). Control
+  // characters in it are escaped so each problem stays one line of the
+  // report and of the log, whatever the file holds (fuzzing found a path
+  // with line breaks splitting a message).
+  std::string line = Where(file_name_, mark) + ": ";
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(u));
+      line += buf;
+    } else {
+      line += c;
+    }
+  }
+  messages_.push_back(std::move(line));
 }
 
 Status Problems::ToStatus() const {

@@ -100,8 +100,11 @@ class Spool {
   // the caller can retry the same batch after acks. A batch whose encoding
   // alone exceeds max_bytes, or that holds more items than the wire allows,
   // is refused with LimitExceeded too (it could never be stored or sent).
+  // With `encoded`, a successful Append also hands back the batch's wire
+  // message (the bytes Pending() would return), so a sender can send it
+  // without reading it back from the file.
   Result<uint64_t> Append(std::vector<Event>&& events, std::vector<QuarantineEntry>&& quarantined,
-                          const std::vector<SpoolCheckpoint>& checkpoints = {});
+                          const std::vector<SpoolCheckpoint>& checkpoints = {}, std::string* encoded = nullptr);
 
   // The offset last committed for `source_key`, or empty when none was.
   Result<std::optional<uint64_t>> Checkpoint(const std::string& source_key);
