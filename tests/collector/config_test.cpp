@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cmkwatch/common/transport.h"
+#include "test_support.h"
 
 namespace cmkwatch::collector {
 namespace {
@@ -18,24 +19,8 @@ namespace fs = std::filesystem;
 
 class CollectorConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("cmkwatch-cconfig-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  transport::KeyPair Keys(const std::string& prefix) {
-    auto keys = transport::GenerateKeyPair();
-    EXPECT_TRUE(keys.ok());
-    fs::create_directories((dir_ / prefix).parent_path());
-    EXPECT_TRUE(transport::WriteKeyPair((dir_ / prefix).string(), *keys).ok());
-    return *keys;
-  }
+  // A fresh key pair written as dir_/<prefix>.key and .key_secret (0600).
+  transport::KeyPair Keys(const std::string& prefix) { return test::WriteKeyPairOrFail(dir_ / prefix); }
 
   std::string Write(const std::string& text) {
     const std::string path = (dir_ / "collector.yaml").string();
@@ -43,7 +28,8 @@ class CollectorConfigTest : public ::testing::Test {
     return path;
   }
 
-  fs::path dir_;
+  test::TestDir test_dir_{"cconfig"};
+  const fs::path dir_ = test_dir_.path();
 };
 
 constexpr std::string_view kMinimal = "id: kv-1\nspool: /var/lib/cmkwatch/kv-1.spool\nsources: [/data]\n";

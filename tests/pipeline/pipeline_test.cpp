@@ -536,11 +536,7 @@ int FreePort() {
   return port;
 }
 
-void WriteKeys(const fs::path& prefix) {
-  auto keys = transport::GenerateKeyPair();
-  ASSERT_TRUE(keys.ok());
-  ASSERT_TRUE(transport::WriteKeyPair(prefix.string(), *keys).ok());
-}
+void WriteKeys(const fs::path& prefix) { test::WriteKeyPairOrFail(prefix); }
 
 // With CURVE: an allowlisted collector's events are stored and the wire
 // never carries them in plaintext; a collector whose key is not on the

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -149,6 +151,33 @@ std::string BusiestResource(const std::vector<Event>& events) {
   for (const auto& e : events) ++count[e.resource_id];
   if (count.empty()) return {};
   return std::max_element(count.begin(), count.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+}
+
+TestDir::TestDir(std::string_view tag) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info != nullptr ? std::string(info->test_suite_name()) + "-" + info->name() : "none";
+  for (char& c : name) {
+    if (c == '/') c = '_';  // parameterized names
+  }
+  path_ = std::filesystem::temp_directory_path() /
+          ("cmkwatch-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove_all(path_);
+  std::filesystem::create_directories(path_);
+}
+
+TestDir::~TestDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+transport::KeyPair WriteKeyPairOrFail(const std::filesystem::path& prefix) {
+  auto keys = transport::GenerateKeyPair();
+  EXPECT_TRUE(keys.ok()) << keys.status().ToString();
+  if (!keys.ok()) return {};
+  std::filesystem::create_directories(prefix.parent_path());
+  const Status written = transport::WriteKeyPair(prefix.string(), *keys);
+  EXPECT_TRUE(written.ok()) << written.ToString();
+  return *keys;
 }
 
 }  // namespace cmkwatch::test

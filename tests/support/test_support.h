@@ -9,6 +9,7 @@
 
 #include "cmkwatch/common/event.h"
 #include "cmkwatch/common/status.h"
+#include "cmkwatch/common/transport.h"
 
 namespace cmkwatch::test {
 
@@ -69,5 +70,26 @@ const std::vector<Event>& SampleAndFixtureEvents();
 
 // The resource with the most of `events` (tamper tests need several rows).
 std::string BusiestResource(const std::vector<Event>& events);
+
+// A fresh, empty directory for the running test,
+// <tmp>/cmkwatch-<tag>-<pid>-<test name>, removed with everything in it when
+// the object goes.
+class TestDir {
+ public:
+  explicit TestDir(std::string_view tag);
+  ~TestDir();
+  TestDir(const TestDir&) = delete;
+  TestDir& operator=(const TestDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A fresh CURVE key pair written as <prefix>.key and <prefix>.key_secret
+// (mode 0600) by the production code; fails the test when it cannot be.
+// Keys are made at test time, never committed.
+transport::KeyPair WriteKeyPairOrFail(const std::filesystem::path& prefix);
 
 }  // namespace cmkwatch::test
