@@ -41,24 +41,6 @@ void ReadTimeline(MapReader& top, TimelineOptions* t) {
   r.Finish();
 }
 
-void ReadLink(MapReader& top, transport::LinkOptions* link) {
-  const Node* section = top.Mapping("link");
-  if (section == nullptr) return;
-  MapReader r(*section, top.problems(), "link");
-  r.Integer("heartbeat_ivl_ms", &link->heartbeat_ivl_ms, 100, kMaxMillis);
-  const bool timeout = r.Integer("heartbeat_timeout_ms", &link->heartbeat_timeout_ms, 100, kMaxMillis);
-  if (timeout && link->heartbeat_timeout_ms < link->heartbeat_ivl_ms) {
-    r.Problem(*r.Value("heartbeat_timeout_ms"),
-              "'heartbeat_timeout_ms': must be at least heartbeat_ivl_ms (" +
-                  std::to_string(link->heartbeat_ivl_ms) + "), or every idle link is declared dead");
-  }
-  // Batches are at most the wire format's 256 MiB; below 1 MiB one large
-  // raw record could no longer cross.
-  r.Size("max_message_bytes", &link->max_message_bytes, int64_t{1} << 20, int64_t{256} << 20);
-  r.Integer("send_high_water_mark", &link->send_high_water_mark, 1, 1'000'000);
-  r.Finish();
-}
-
 void ReadCurve(MapReader& top, transport::LinkOptions* link) {
   const Node* section = top.Mapping("curve");
   if (section == nullptr) return;
@@ -135,7 +117,7 @@ Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_vi
   top.Integer("retention_days", &a.retention_days, 0, 36'500);
   top.Integer("retention_interval_s", &a.retention_interval_s, 1, 7 * 86'400);
   ReadTimeline(top, &a.timeline);
-  ReadLink(top, &a.link);
+  config::ReadLinkSection(top, &a.link, true);
   ReadCurve(top, &a.link);
   config::ReadLogSection(top, &out.log_level, &out.log_format);
   top.Finish();

@@ -85,21 +85,6 @@ void ReadSend(MapReader& top, CollectorOptions* c) {
   r.Finish();
 }
 
-void ReadLink(MapReader& top, transport::LinkOptions* link) {
-  const Node* section = top.Mapping("link");
-  if (section == nullptr) return;
-  MapReader r(*section, top.problems(), "link");
-  r.Integer("heartbeat_ivl_ms", &link->heartbeat_ivl_ms, 100, kMaxMillis);
-  const bool timeout = r.Integer("heartbeat_timeout_ms", &link->heartbeat_timeout_ms, 100, kMaxMillis);
-  if (timeout && link->heartbeat_timeout_ms < link->heartbeat_ivl_ms) {
-    r.Problem(*r.Value("heartbeat_timeout_ms"),
-              "'heartbeat_timeout_ms': must be at least heartbeat_ivl_ms (" +
-                  std::to_string(link->heartbeat_ivl_ms) + "), or every idle link is declared dead");
-  }
-  r.Integer("send_high_water_mark", &link->send_high_water_mark, 1, 1'000'000);
-  r.Finish();
-}
-
 void ReadCurve(MapReader& top, transport::LinkOptions* link) {
   const Node* section = top.Mapping("curve");
   if (section == nullptr) return;
@@ -144,7 +129,7 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view text, std::string_
   ReadFollow(top, &c.source_defaults);
   ReadSend(top, &c);
   top.Bool("exit_when_drained", &c.exit_when_drained);
-  ReadLink(top, &c.link);
+  config::ReadLinkSection(top, &c.link, false);
   ReadCurve(top, &c.link);
   config::ReadLogSection(top, &out.log_level, &out.log_format);
   top.Finish();

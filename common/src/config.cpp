@@ -677,6 +677,27 @@ bool ReadKeyFileEntry(MapReader& reader, std::string_view key, bool secret, std:
   return true;
 }
 
+void ReadLinkSection(MapReader& parent, transport::LinkOptions* link, bool with_max_message_bytes) {
+  constexpr int64_t kMaxMillis = 3'600'000;  // one hour: longer intervals are a mistake, not a setting
+  const Node* section = parent.Mapping("link");
+  if (section == nullptr) return;
+  MapReader r(*section, parent.problems(), "link");
+  r.Integer("heartbeat_ivl_ms", &link->heartbeat_ivl_ms, 100, kMaxMillis);
+  const bool timeout = r.Integer("heartbeat_timeout_ms", &link->heartbeat_timeout_ms, 100, kMaxMillis);
+  if (timeout && link->heartbeat_timeout_ms < link->heartbeat_ivl_ms) {
+    r.Problem(*r.Value("heartbeat_timeout_ms"),
+              "'heartbeat_timeout_ms': must be at least heartbeat_ivl_ms (" + std::to_string(link->heartbeat_ivl_ms) +
+                  "), or every idle link is declared dead");
+  }
+  if (with_max_message_bytes) {
+    // Batches are at most the wire format's 256 MiB; below 1 MiB one large
+    // raw record could no longer cross.
+    r.Size("max_message_bytes", &link->max_message_bytes, int64_t{1} << 20, int64_t{256} << 20);
+  }
+  r.Integer("send_high_water_mark", &link->send_high_water_mark, 1, 1'000'000);
+  r.Finish();
+}
+
 void ReadLogSection(MapReader& parent, log::Level* level, log::Format* format) {
   const Node* section = parent.Mapping("log");
   if (section == nullptr) return;

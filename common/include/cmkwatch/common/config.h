@@ -43,6 +43,7 @@
 
 #include "cmkwatch/common/log.h"
 #include "cmkwatch/common/status.h"
+#include "cmkwatch/common/transport.h"
 
 namespace cmkwatch::config {
 
@@ -237,5 +238,10 @@ bool ReadKeyFileEntry(MapReader& reader, std::string_view key, bool secret, std:
 
 // The `log: { level: info, format: kv }` section both daemons share.
 void ReadLogSection(MapReader& parent, log::Level* level, log::Format* format);
+
+// The optional `link:` section both daemons share: heartbeat_ivl_ms,
+// heartbeat_timeout_ms (at least the interval), send_high_water_mark, and —
+// for the analyzer, which receives the messages — max_message_bytes.
+void ReadLinkSection(MapReader& parent, transport::LinkOptions* link, bool with_max_message_bytes);
 
 }  // namespace cmkwatch::config
