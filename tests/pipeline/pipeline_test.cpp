@@ -414,6 +414,41 @@ TEST_F(PipelineTest, MetricsCountWhatWasStoredAndShowEachCollectorsSpool) {
   EXPECT_EQ(analyzer->Wait(), 0);
 }
 
+// Retention as configured: events older than retention_days (by event
+// time) are pruned by the running analyzer, and the chains still verify
+// through their anchors.
+TEST_F(PipelineTest, TheAnalyzerPrunesEventsPastRetentionAndChainsStillVerify) {
+  const std::string tmpl = Template();  // records of 2025-03-14: far past a 1-day retention
+  std::string text;
+  for (uint64_t i = 0; i < 25; ++i) text += RecordNumber(tmpl, i) + "\n";
+  Append(dir_ / "logs" / "PT1H.json", text);
+  {
+    std::ofstream cfg(dir_ / "analyzer.yaml");
+    cfg << "db: " << db_ << "\nbind: " << endpoint_ << "\nhttp: \"\"\nretention_days: 1\nretention_interval_s: 1\n";
+  }
+  auto analyzer = std::make_unique<Process>(
+      std::vector<std::string>{CMKWATCH_ANALYZER_BIN, "--config", (dir_ / "analyzer.yaml").string()},
+      dir_ / "analyzer.log");
+  auto collector = StartCollector();
+  uint64_t pruned = 0;
+  const auto deadline = Clock::now() + 60s;
+  while (Clock::now() < deadline && pruned < 25) {
+    std::this_thread::sleep_for(200ms);
+    auto t = analyzer::Timeline::Open(db_, {});
+    if (!t.ok()) continue;
+    auto st = (*t)->Stats();
+    if (st.ok()) pruned = st->pruned;
+  }
+  EXPECT_EQ(pruned, 25u);
+  EXPECT_EQ(StoredEvents(), 0u);
+  collector->Signal(SIGTERM);
+  analyzer->Signal(SIGTERM);
+  EXPECT_EQ(collector->Wait(), 0);
+  EXPECT_EQ(analyzer->Wait(), 0);
+  ExpectChainVerifies();
+  EXPECT_NE(test::ReadFileOrFail(dir_ / "analyzer.log").find("retention pruned events"), std::string::npos);
+}
+
 // `az monitor activity-log list | cmkwatch-collector -`: stdin is read to
 // its end, everything is acknowledged, and the collector exits by itself.
 TEST_F(PipelineTest, StdinIsDeliveredAndTheCollectorExitsWhenDrained) {
