@@ -99,15 +99,9 @@ int main(int argc, char** argv) {
       }
       options.retention_days = days;
     }
-    if (!log_format.empty()) {
-      auto f = log::FormatFromName(log_format);
-      if (!f) return Usage("--log-format must be kv or json");
-      config.log_format = *f;
-    }
-    if (!log_level.empty()) {
-      auto l = log::LevelFromName(log_level);
-      if (!l) return Usage("--log-level must be debug, info, warning or error");
-      config.log_level = *l;
+    if (const std::string bad = log::ApplyLogFlags(log_format, log_level, &config.log_format, &config.log_level);
+        !bad.empty()) {
+      return Usage(bad);
     }
     if (options.db_path.empty()) return Usage("a database is required: --db FILE or db: in --config");
 

@@ -132,15 +132,9 @@ int main(int argc, char** argv) {
     for (const auto& p : paths) options.sources.push_back({p, path_format});
     if (poll) options.source_defaults.force_polling = true;
     if (exit_when_drained) options.exit_when_drained = true;
-    if (!log_format.empty()) {
-      auto f = log::FormatFromName(log_format);
-      if (!f) return Usage("--log-format must be kv or json");
-      config.log_format = *f;
-    }
-    if (!log_level.empty()) {
-      auto l = log::LevelFromName(log_level);
-      if (!l) return Usage("--log-level must be debug, info, warning or error");
-      config.log_level = *l;
+    if (const std::string bad = log::ApplyLogFlags(log_format, log_level, &config.log_format, &config.log_level);
+        !bad.empty()) {
+      return Usage(bad);
     }
     if (options.spool_path.empty()) return Usage("a spool is required: --spool FILE or spool: in --config");
     if (options.sources.empty()) return Usage("no source: give a PATH (directory, file or -) or sources: in --config");

@@ -88,6 +88,20 @@ std::optional<Format> FormatFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::string ApplyLogFlags(std::string_view format_name, std::string_view level_name, Format* format, Level* level) {
+  if (!format_name.empty()) {
+    auto f = FormatFromName(format_name);
+    if (!f) return "--log-format must be kv or json";
+    *format = *f;
+  }
+  if (!level_name.empty()) {
+    auto l = LevelFromName(level_name);
+    if (!l) return "--log-level must be debug, info, warning or error";
+    *level = *l;
+  }
+  return {};
+}
+
 Logger::Logger(log::Format format, Level level, int fd) : format_(format), level_(level), fd_(fd) {}
 
 std::string Logger::FormatLine(int64_t time_ns, Level level, std::string_view msg, Fields fields) const {

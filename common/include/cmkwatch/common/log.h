@@ -29,6 +29,11 @@ enum class Format : uint8_t { kKeyValue, kJson };
 std::optional<Level> LevelFromName(std::string_view name);    // debug, info, warning (warn), error
 std::optional<Format> FormatFromName(std::string_view name);  // kv (keyvalue), json
 
+// The daemons' --log-format / --log-level values over what the
+// configuration said (an empty name leaves its setting alone). Returns a
+// usage message naming the flag, or "" when both are valid.
+std::string ApplyLogFlags(std::string_view format_name, std::string_view level_name, Format* format, Level* level);
+
 struct Field {
   Field(std::string_view k, std::string_view v) : key(k), value(std::string(v)) {}
   Field(std::string_view k, const char* v) : key(k), value(std::string(v)) {}
