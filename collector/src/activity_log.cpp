@@ -470,7 +470,7 @@ void ApplyArmKeyId(Event& event) {
       ref.version = std::string(tail.substr(0, tail.find('/')));
     }
   }
-  if (ref.name.empty()) return;
+  if (!IsVaultObjectName(ref.name)) return;
   // ARM ids do not carry the vault's host. We assume the public cloud's
   // "<vault>.vault.azure.net" (sovereign clouds use other suffixes); the
   // vault name is unique within a cloud, so rules matching on it still hold.

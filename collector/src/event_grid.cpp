@@ -196,7 +196,7 @@ void ApplyKeyVault(const Envelope& env, Data& d, Event& event) {
   const bool key_event = KeyIs(d.object_type, "Key") || StartsWith(env.type, "Microsoft.KeyVault.Key");
   if (!d.object_uri.empty()) {
     ApplyKeyUri(event, d.object_uri, vault_id);
-  } else if (key_event && !d.object_name.empty()) {
+  } else if (key_event && IsVaultObjectName(d.object_name)) {
     // No object URI: the vault host is unknown (sovereign clouds use other
     // domains), so only the name and version are said.
     KeyRef ref;

@@ -43,6 +43,15 @@ bool IsUriToken(std::string_view s) {
 
 }  // namespace
 
+bool IsVaultObjectName(std::string_view name) {
+  if (name.empty() || name.size() > 127) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string AsciiLower(std::string_view s) {
   // Sized once and filled in a loop the compiler vectorizes: ids are
   // lower-cased for every event.
@@ -117,6 +126,9 @@ std::string_view VaultIdPrefix(std::string_view id) {
   size_t name_end = id.find('/', name_start);
   if (name_end == std::string_view::npos) name_end = id.size();
   if (name_end == name_start) return {};
+  // A vault name is a DNS label; a segment with anything else (a space
+  // before the next '/') would make the prefix a non-canonical id.
+  if (!IsUriToken(id.substr(name_start, name_end - name_start))) return {};
   return id.substr(0, name_end);
 }
 

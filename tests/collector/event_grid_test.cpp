@@ -97,6 +97,22 @@ TEST(EventGridTest, KeyVaultBatchInEventGridSchema) {
   EXPECT_TRUE(policy.changes.empty());
 }
 
+// An ObjectName Key Vault would refuse ("ai-cmk-key \t", found by fuzzing)
+// names no key: the event stays on the vault instead of on an id that is
+// not canonical.
+TEST(EventGridTest, ObjectNameKeyVaultWouldRefuseStaysOnTheVault) {
+  const std::string record =
+      R"({"id": "e1", "topic": "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-cmk/)"
+      R"(providers/Microsoft.KeyVault/vaults/contoso-cmk-kv", "subject": "ai-cmk-key",)"
+      R"( "eventType": "Microsoft.KeyVault.KeyNewVersionCreated", "eventTime": "2025-03-01T10:00:00Z",)"
+      R"( "data": {"ObjectType": "Key", "ObjectName": "ai-cmk-key \t", "Version": "01"}})";
+  const Event e = test::ParseOrFail(record, "eventgrid");
+  EXPECT_EQ(e.resource_id, kVaultId);
+  EXPECT_EQ(e.resource_kind, ResourceKind::kVault);
+  EXPECT_FALSE(e.key.has_value());
+  EXPECT_EQ(e.operation, "Microsoft.KeyVault.KeyNewVersionCreated");
+}
+
 TEST(EventGridTest, CloudEventsNormalizeLikeEventGridSchema) {
   auto grid = ParseAll("eventgrid/keyvault_batch_eventgrid_schema.json");
   auto cloud = ParseAll("eventgrid/keyvault_batch_cloudevents.json");

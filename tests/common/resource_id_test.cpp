@@ -83,5 +83,24 @@ TEST(ResourceId, VaultUrisWithCharactersKeyVaultNeverUsesAreRefused) {
   EXPECT_EQ(u->version, "0123abcd");
 }
 
+// Names from fields other than URIs (Event Grid's data.ObjectName, ARM ids)
+// pass the same test before they become part of an id: fuzzing found
+// "ai-cmk-key \t" turning into an id ending in a tab.
+TEST(ResourceId, OnlyNamesKeyVaultAcceptsBecomePartOfAnId) {
+  EXPECT_TRUE(IsVaultObjectName("ai-cmk-key"));
+  EXPECT_TRUE(IsVaultObjectName("CMK-2025"));
+  EXPECT_TRUE(IsVaultObjectName(std::string(127, 'k')));
+  EXPECT_FALSE(IsVaultObjectName(std::string(128, 'k')));
+  EXPECT_FALSE(IsVaultObjectName(""));
+  EXPECT_FALSE(IsVaultObjectName("ai-cmk-key \t"));
+  EXPECT_FALSE(IsVaultObjectName("a/b"));
+  EXPECT_FALSE(IsVaultObjectName("cmk_1"));
+
+  const std::string rg = "/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/";
+  EXPECT_EQ(VaultIdOf(rg + "kv /keys/k"), "");
+  EXPECT_EQ(VaultIdOf(rg + "kv\t/keys/k"), "");
+  EXPECT_EQ(VaultIdOf(rg + "kv-1/keys/k"), rg + "kv-1");
+}
+
 }  // namespace
 }  // namespace cmkwatch

@@ -28,9 +28,15 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Whether `name` can name a Key Vault key, secret or certificate: 1 to 127
+// letters, digits and '-'. Parsers build ids from names only when it can, so
+// a name Key Vault would refuse ("cmk \t") never becomes part of an id.
+bool IsVaultObjectName(std::string_view name);
+
 // The id of the Key Vault vault an id is inside ("/subscriptions/../vaults/v"
 // for ".../vaults/v/keys/k/versions/1" or ".../vaults/v/accesspolicies/add"),
-// or "" when the id is not inside a vault. Input must be canonical.
+// or "" when the id is not inside a vault or the vault's name holds a
+// character no DNS label has. Input must be canonical.
 std::string VaultIdOf(std::string_view canonical_id);
 // The same as a prefix of `canonical_id` (no allocation, for per-record use).
 std::string_view VaultIdPrefix(std::string_view canonical_id);
