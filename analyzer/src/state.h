@@ -1,0 +1,151 @@
+// Resource state and bindings for the rules (private to the analyzer).
+//
+// The latest known configuration of each vault, key, AI resource and role
+// assignment, updated from events. Last writer wins by event time, per
+// resource: an event older than the resource's newest applied event is
+// stale and changes nothing (ApplyResult::fresh is false).
+//
+// Vaults and keys are named by vault *name* (the first label of the vault
+// host, the last segment of its ARM id): AI accounts name their vault by URI,
+// workspaces by ARM id, AuditEvent by both, and vault names are unique within
+// a cloud, so the name is the one key all sources share.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cmkwatch/common/event.h"
+
+namespace cmkwatch::analyzer::internal {
+
+inline constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+
+struct VaultState {
+  std::string name;
+  std::string id;  // canonical ARM id, once an event said it
+  int64_t updated = kNever;
+  std::optional<bool> soft_delete;
+  std::optional<bool> purge_protection;
+  std::optional<bool> rbac;
+  std::optional<std::string> public_network_access;
+  std::optional<NetworkAcls> acls;
+  // Key permissions by principal object id. `policies_complete`: the list
+  // came whole (a vault body), so a principal absent from it has none.
+  std::map<std::string, std::vector<std::string>> policies;
+  bool policies_complete = false;
+  std::string location;
+  std::string tenant_id;
+  bool deleted = false;
+  int64_t last_audit = kNever;  // newest AuditEvent from the vault (CMK016)
+  bool blind = false;           // CMK016's silence alert is open
+  bool body_seen = false;       // a whole vault body was seen (CMK009 can judge)
+};
+
+struct KeyVersionState {
+  std::optional<bool> enabled;
+};
+
+struct KeyState {
+  std::string vault;  // vault name
+  std::string name;
+  std::string id;  // canonical ARM id: <vault id>/keys/<name>
+  int64_t updated = kNever;
+  std::string kty;
+  std::optional<int64_t> size;
+  std::optional<bool> enabled;
+  std::optional<int64_t> expires;
+  bool deleted = false;
+  bool purged = false;
+  std::map<std::string, KeyVersionState> versions;
+  // Principals (object ids) seen unwrapping with this key, and when they
+  // last succeeded: the data plane's own word on who uses the key.
+  std::map<std::string, int64_t> users;
+};
+
+struct AiState {
+  std::string id;
+  ResourceKind kind = ResourceKind::kAiAccount;
+  int64_t updated = kNever;
+  bool deleted = false;
+  std::string account_kind;  // "AIServices", "Hub", ...
+  std::string location;
+  std::string tenant_id;
+  std::string key_source;
+  std::string vault;     // vault name
+  std::string vault_id;  // workspace keyVaultArmId, when said
+  std::string key_name;
+  std::string key_version;
+  std::vector<std::string> previous_versions;  // before in-vault rotations (CMK017), bounded
+  std::string identity_type;
+  std::string principal_id;
+  std::string identity_client_id;
+  std::set<std::string> learned_principals;  // object ids behind identity_client_id
+  bool Cmk() const { return key_source == "Microsoft.KeyVault" && !vault.empty(); }
+  bool Uses(std::string_view object_id) const {
+    return !object_id.empty() && (object_id == principal_id || learned_principals.count(std::string(object_id)) > 0);
+  }
+};
+
+struct RoleAssignmentState {
+  std::string principal_id;
+  std::string role;   // role definition GUID
+  std::string scope;  // canonical ARM id
+  int64_t updated = kNever;
+  bool deleted = false;
+};
+
+// "kv" from ".../vaults/kv/keys/k" or "kv.vault.azure.net"; "" when neither.
+std::string VaultNameOfId(std::string_view canonical_id);
+std::string VaultNameOfHost(std::string_view host);
+// "kv" from a vault URI "https://kv.vault.azure.net/".
+std::string VaultNameOfUri(std::string_view uri);
+// The resource group segment of an id, "" when none.
+std::string_view ResourceGroupOf(std::string_view canonical_id);
+
+// Role definitions that grant get/wrapKey/unwrapKey on keys (RULES.md CMK005).
+bool IsKeyCryptoRole(std::string_view role_guid);
+
+class State {
+ public:
+  explicit State(size_t max_per_kind) : max_(max_per_kind) {}
+
+  // Finds or creates; nullptr when the kind is full (counted in dropped()).
+  VaultState* Vault(std::string_view name);
+  KeyState* Key(std::string_view vault, std::string_view key);
+  AiState* Ai(std::string_view id);
+  RoleAssignmentState* RoleAssignment(std::string_view id);
+
+  const VaultState* FindVault(std::string_view name) const;
+  const KeyState* FindKey(std::string_view vault, std::string_view key) const;
+  const AiState* FindAi(std::string_view id) const;
+
+  // AI resources (not deleted) whose CMK is in the vault / is the key.
+  std::vector<const AiState*> BoundToVault(std::string_view vault) const;
+  std::vector<const AiState*> BoundToKey(std::string_view vault, std::string_view key) const;
+  // Principals that must keep get/wrapKey/unwrapKey on the vault: the bound
+  // AI resources' identities, and whoever unwrapped with one of its keys.
+  std::set<std::string> BoundPrincipals(std::string_view vault) const;
+
+  const std::map<std::string, VaultState>& vaults() const { return vaults_; }
+  const std::map<std::string, AiState>& ai() const { return ai_; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  template <typename M>
+  typename M::mapped_type* FindOrAdd(M& map, std::string key);
+
+  size_t max_;
+  uint64_t dropped_ = 0;
+  std::map<std::string, VaultState> vaults_;
+  std::map<std::string, KeyState> keys_;  // "<vault>/<key>"
+  std::map<std::string, AiState> ai_;
+  std::map<std::string, RoleAssignmentState> role_assignments_;
+};
+
+}  // namespace cmkwatch::analyzer::internal

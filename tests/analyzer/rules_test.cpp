@@ -1,0 +1,578 @@
+// The compliance engine, rule by rule: for each, a scenario that must fire
+// it, the nearest benign look-alike that must not, and its resolution where
+// RULES.md says it resolves. Every record is hand-made in a real published
+// format (Activity Log export schema with responseBody as a JSON string,
+// Key Vault AuditEvent, Event Grid schema) and goes through the real
+// parsers before the engine sees it. Identifiers are obviously fake.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cmkwatch/analyzer/rules.h"
+#include "cmkwatch/common/resource_id.h"
+#include "test_support.h"
+
+namespace cmkwatch::analyzer {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kSub = "00000000-0000-0000-0000-0000000000a1";
+constexpr const char* kTenant = "00000000-0000-0000-0000-0000000000f0";
+constexpr const char* kIdentity = "00000000-0000-0000-0000-0000000000c1";  // the account's identity
+constexpr const char* kOther = "00000000-0000-0000-0000-0000000000c9";     // someone else
+constexpr const char* kAdmin = "00000000-0000-0000-0000-0000000000b1";
+
+std::string Rg() { return std::string("/subscriptions/") + kSub + "/resourceGroups/rg-ai"; }
+// Mixed case, as Azure sends it; the engine sees canonical lower case.
+std::string VaultArm(const std::string& name = "kv-cmk") { return Rg() + "/providers/Microsoft.KeyVault/vaults/" + name; }
+std::string VaultId(const std::string& name = "kv-cmk") { return AsciiLower(VaultArm(name)); }
+std::string KeyId(const std::string& key = "cmk", const std::string& vault = "kv-cmk") {
+  return VaultId(vault) + "/keys/" + key;
+}
+std::string AccountArm(const std::string& name = "aif-demo") {
+  return Rg() + "/providers/Microsoft.CognitiveServices/accounts/" + name;
+}
+std::string AccountId(const std::string& name = "aif-demo") { return AsciiLower(AccountArm(name)); }
+
+std::string Time(int minute) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "2025-06-01T%02d:%02d:00.0000000Z", 8 + minute / 60, minute % 60);
+  return buf;
+}
+
+// Activity Log, export schema (Storage / Event Hubs): responseBody is the
+// resource's JSON as a string, as Azure ships it.
+std::string Activity(int minute, const std::string& resource, const std::string& operation, const json& body = {},
+                     const std::string& result = "Success", const std::string& caller = kAdmin) {
+  json r = {{"time", Time(minute)},
+            {"resourceId", resource},
+            {"operationName", operation},
+            {"category", "Administrative"},
+            {"resultType", result},
+            {"resultSignature", result == "Success" ? "Succeeded.OK" : "Failed.Forbidden"},
+            {"callerIpAddress", "198.51.100.23"},
+            {"correlationId", "10000000-0000-0000-0000-" + std::to_string(100000000000 + minute)},
+            {"identity",
+             {{"claims",
+               {{"http://schemas.microsoft.com/identity/claims/objectidentifier", caller},
+                {"http://schemas.microsoft.com/identity/claims/tenantid", kTenant}}}}},
+            {"level", "Informational"},
+            {"properties", {{"statusCode", result == "Success" ? "OK" : "Forbidden"}}}};
+  if (!body.is_null()) r["properties"]["responseBody"] = body.dump();
+  return r.dump();
+}
+
+// Key Vault AuditEvent as exported to Storage.
+std::string Audit(int minute, const std::string& operation, const std::string& object_uri, int status,
+                  const std::string& oid = kIdentity, const std::string& vault = "kv-cmk", json extra = json::object()) {
+  json props = {{"id", object_uri}, {"httpStatusCode", status}};
+  for (auto& [k, v] : extra.items()) props[k] = v;
+  json r = {{"time", Time(minute)},
+            {"resourceId", VaultArm(vault)},
+            {"operationName", operation},
+            {"operationVersion", "7.4"},
+            {"category", "AuditEvent"},
+            {"resultType", status < 300 ? "Success" : "Failure"},
+            {"resultSignature", status < 300 ? "OK" : status == 403 ? "Forbidden" : "NotFound"},
+            {"durationMs", "9"},
+            {"callerIpAddress", "20.42.73.118"},
+            {"correlationId", "f1e2d3c4-b5a6-4978-8a9b-" + std::to_string(100000000000 + minute)},
+            {"identity", {{"claim", {{"oid", oid}, {"appid", "00000000-0000-0000-0000-0000000000e9"}}}}},
+            {"properties", props}};
+  return r.dump();
+}
+
+std::string KeyUri(const std::string& key = "cmk", const std::string& version = "v1",
+                   const std::string& vault = "kv-cmk") {
+  return "https://" + vault + ".vault.azure.net/keys/" + key + "/" + version;
+}
+
+// Event Grid schema, Key Vault event.
+std::string Grid(int minute, const std::string& type, const std::string& key = "cmk", const std::string& version = "v1") {
+  json r = {{"id", "eg-" + std::to_string(minute) + type},
+            {"topic", VaultArm()},
+            {"subject", key},
+            {"eventType", type},
+            {"eventTime", Time(minute)},
+            {"data",
+             {{"Id", KeyUri(key, version)},
+              {"VaultName", "kv-cmk"},
+              {"ObjectType", "Key"},
+              {"ObjectName", key},
+              {"Version", version},
+              {"NBF", nullptr},
+              {"EXP", 1751328000}}},  // 2025-07-01, after the scenarios' day
+            {"dataVersion", "1"},
+            {"metadataVersion", "1"}};
+  return r.dump();
+}
+
+json AccountBody(const std::string& vault = "kv-cmk", const std::string& key = "cmk", const std::string& version = "v1",
+                 const std::string& principal = kIdentity, const std::string& key_source = "Microsoft.KeyVault") {
+  json encryption = {{"keySource", key_source}};
+  if (key_source == "Microsoft.KeyVault") {
+    encryption["keyVaultProperties"] = {
+        {"keyVaultUri", "https://" + vault + ".vault.azure.net/"}, {"keyName", key}, {"keyVersion", version}};
+  }
+  json identity = principal.empty() ? json{{"type", "None"}}
+                                    : json{{"type", "SystemAssigned"}, {"principalId", principal}, {"tenantId", kTenant}};
+  return {{"id", AccountArm()},
+          {"type", "Microsoft.CognitiveServices/accounts"},
+          {"kind", "AIServices"},
+          {"location", "westeurope"},
+          {"identity", identity},
+          {"properties", {{"encryption", encryption}}}};
+}
+
+json VaultBody(json overrides = json::object()) {
+  json props = {{"tenantId", kTenant},
+                {"vaultUri", "https://kv-cmk.vault.azure.net/"},
+                {"enableSoftDelete", true},
+                {"enablePurgeProtection", true},
+                {"networkAcls", {{"defaultAction", "Allow"}, {"bypass", "AzureServices"}}},
+                {"accessPolicies",
+                 json::array({{{"tenantId", kTenant},
+                               {"objectId", kIdentity},
+                               {"permissions", {{"keys", {"get", "wrapKey", "unwrapKey"}}}}}})}};
+  for (auto& [k, v] : overrides.items()) {
+    if (v.is_null()) {
+      props.erase(k);
+    } else {
+      props[k] = v;
+    }
+  }
+  return {{"id", VaultArm()}, {"type", "Microsoft.KeyVault/vaults"}, {"location", "westeurope"}, {"properties", props}};
+}
+
+class Scenario {
+ public:
+  explicit Scenario(RulesConfig config = {}) : engine_(std::move(config)) {}
+
+  // Parses one record with the real parsers and feeds it; returns the
+  // lifecycle changes it caused.
+  std::vector<AlertChange> Feed(const std::string& record) {
+    const Event e = test::ParseOrFail(record);
+    auto changes = engine_.Process(e);
+    all_.insert(all_.end(), changes.begin(), changes.end());
+    return changes;
+  }
+
+  // The usual start: a vault with good posture, and an AI account bound to
+  // its key through a system-assigned identity with access.
+  void BindAccount() {
+    Feed(Activity(0, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody()));
+    Feed(Activity(1, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  }
+
+  RuleEngine& engine() { return engine_; }
+  const std::vector<AlertChange>& all() const { return all_; }
+
+  std::vector<Alert> AlertsOf(const std::string& rule) const {
+    std::vector<Alert> out;
+    for (const Alert& a : engine_.Alerts()) {
+      if (a.rule == rule) out.push_back(a);
+    }
+    return out;
+  }
+  // The one alert of `rule`, failing the test when there is not exactly one.
+  Alert Only(const std::string& rule) const {
+    auto alerts = AlertsOf(rule);
+    EXPECT_EQ(alerts.size(), 1u) << rule;
+    return alerts.empty() ? Alert{} : alerts.front();
+  }
+  std::vector<std::string> Rules() const {
+    std::vector<std::string> out;
+    for (const Alert& a : engine_.Alerts()) out.push_back(a.rule);
+    return out;
+  }
+
+ private:
+  RuleEngine engine_;
+  std::vector<AlertChange> all_;
+};
+
+const std::vector<std::string> kNone;
+
+TEST(RulesSetup, ABoundAccountWithGoodPostureRaisesNothing) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(2, "KeyUnwrap", KeyUri(), 200));
+  s.Feed(Audit(3, "KeyGet", KeyUri(), 200));
+  EXPECT_EQ(s.Rules(), kNone);
+  EXPECT_EQ(s.engine().AffectedByVault(VaultId()), std::vector<std::string>{AccountId()});
+  EXPECT_EQ(s.engine().AffectedByVault("kv-cmk"), std::vector<std::string>{AccountId()});
+}
+
+// CMK001 ---------------------------------------------------------------
+
+TEST(Cmk001, DeletingTheBoundKeyIsCriticalAndNamesTheAccountRecoverResolves) {
+  Scenario s;
+  s.BindAccount();
+  auto changes = s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, AlertChange::Kind::kOpened);
+  Alert a = changes[0].alert;
+  EXPECT_EQ(a.rule, "CMK001");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.status, AlertStatus::kOpen);
+  EXPECT_EQ(a.resource_id, KeyId());
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  EXPECT_EQ(a.operation, "KeyDelete");
+  EXPECT_EQ(a.actor.object_id, kAdmin);
+  EXPECT_EQ(a.actor.ip, "20.42.73.118");
+  EXPECT_NE(a.why.find("fine-tune"), std::string::npos);
+  EXPECT_FALSE(a.remediation.empty());
+  ASSERT_EQ(a.evidence.size(), 1u);
+  EXPECT_EQ(a.count, 1u);
+
+  changes = s.Feed(Audit(9, "KeyRecover", KeyUri("cmk", ""), 200, kAdmin));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, AlertChange::Kind::kResolved);
+  EXPECT_EQ(changes[0].alert.id, a.id);
+  EXPECT_EQ(changes[0].alert.status, AlertStatus::kResolved);
+  EXPECT_EQ(changes[0].alert.resolved_by, changes[0].alert.evidence.back());
+}
+
+TEST(Cmk001, AKeyDeleteOnAnUnboundVaultIsLow) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", "", "kv-other"), 200, kAdmin, "kv-other"));
+  const Alert a = s.Only("CMK001");
+  EXPECT_EQ(a.severity, Severity::kLow);
+  EXPECT_TRUE(a.affected.empty());
+  EXPECT_EQ(a.resource_id, KeyId("cmk", "kv-other"));
+}
+
+TEST(Cmk001, AFailedDeleteRaisesNothing) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 403, kOther));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(Cmk001, ALateDeleteOlderThanTheRecoveryNeverReopens) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+  s.Feed(Audit(9, "KeyRecover", KeyUri("cmk", ""), 200, kAdmin));
+  // A second delete from before the recovery arrives late (a collector
+  // that was behind): stored, but it changes nothing.
+  auto changes = s.Feed(Audit(7, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+  EXPECT_TRUE(changes.empty());
+  const Alert a = s.Only("CMK001");
+  EXPECT_EQ(a.status, AlertStatus::kResolved);
+}
+
+// CMK002 ---------------------------------------------------------------
+
+TEST(Cmk002, APurgeIsCriticalAndARecoverDoesNotResolveIt) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+  s.Feed(Audit(6, "KeyPurge", KeyUri("cmk", ""), 200, kAdmin));
+  s.Feed(Audit(7, "KeyRecover", KeyUri("cmk", ""), 200, kAdmin));
+  const Alert a = s.Only("CMK002");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.status, AlertStatus::kOpen);
+}
+
+// CMK003 ---------------------------------------------------------------
+
+TEST(Cmk003, ExpiredIsCriticalNearExpiryMedium) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Grid(5, "Microsoft.KeyVault.KeyNearExpiry"));
+  Alert a = s.Only("CMK003");
+  EXPECT_EQ(a.severity, Severity::kMedium);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Grid(6, "Microsoft.KeyVault.KeyExpired"));
+  a = s.Only("CMK003");  // the same alert, now critical
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.count, 2u);
+  EXPECT_NE(a.title.find("expired"), std::string::npos);
+}
+
+TEST(Cmk003, ANewVersionOfAnotherKeyIsNoExpiry) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Grid(5, "Microsoft.KeyVault.KeyNewVersionCreated", "other-key"));
+  EXPECT_TRUE(s.AlertsOf("CMK003").empty());
+}
+
+// CMK004 ---------------------------------------------------------------
+
+TEST(Cmk004, DeletingTheBoundVaultIsCriticalRecoverResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/DELETE"));
+  Alert a = s.Only("CMK004");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.resource_id, VaultId());
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Audit(8, "VaultRecover", "https://kv-cmk.vault.azure.net/", 200, kAdmin));
+  EXPECT_EQ(s.Only("CMK004").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk004, DeletingAnUnboundVaultIsLow) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm("kv-scratch"), "MICROSOFT.KEYVAULT/VAULTS/DELETE"));
+  EXPECT_EQ(s.Only("CMK004").severity, Severity::kLow);
+}
+
+// CMK005 ---------------------------------------------------------------
+
+std::string PolicyChange(int minute, const std::string& kind, const std::string& object_id,
+                         const std::vector<std::string>& perms) {
+  json body = {{"id", VaultArm() + "/accessPolicies/" + kind},
+               {"type", "Microsoft.KeyVault/vaults/accessPolicies"},
+               {"properties",
+                {{"accessPolicies",
+                  json::array({{{"tenantId", kTenant}, {"objectId", object_id}, {"permissions", {{"keys", perms}}}}})}}}};
+  return Activity(minute, VaultArm() + "/accessPolicies/" + kind, "MICROSOFT.KEYVAULT/VAULTS/ACCESSPOLICIES/WRITE",
+                  body);
+}
+
+TEST(Cmk005, RemovingTheIdentitysPolicyIsCriticalAndRestoringResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(PolicyChange(5, "remove", kIdentity, {"get", "wrapKey", "unwrapKey"}));
+  Alert a = s.Only("CMK005");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.resource_id, VaultId());
+  EXPECT_EQ(a.subject, kIdentity);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(PolicyChange(9, "add", kIdentity, {"get", "wrapKey", "unwrapKey"}));
+  EXPECT_EQ(s.Only("CMK005").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk005, RemovingSomeoneElsesPolicyIsNothing) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(PolicyChange(5, "remove", kOther, {"get", "wrapKey", "unwrapKey"}));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(Cmk005, AVaultWriteWhoseListDropsTheIdentityFires) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"accessPolicies", json::array()}})));
+  EXPECT_EQ(s.Only("CMK005").subject, kIdentity);
+}
+
+// CMK006 ---------------------------------------------------------------
+
+TEST(Cmk006, RefusedUnwrapsByTheIdentityAreAnOutageUntilItsNextSuccess) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyUnwrap", KeyUri(), 403));
+  s.Feed(Audit(6, "KeyUnwrap", KeyUri(), 403));
+  Alert a = s.Only("CMK006");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.count, 2u);  // a repeat updates, never a second alert
+  EXPECT_EQ(a.evidence.size(), 2u);
+  EXPECT_EQ(a.subject, kIdentity);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Audit(8, "KeyUnwrap", KeyUri(), 200));
+  EXPECT_EQ(s.Only("CMK006").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk006, AStrangerRefusedIsNoOutage) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyUnwrap", KeyUri(), 403, kOther));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(Cmk006, AnIdentityLearnedFromItsOwnUnwrapsCounts) {
+  // No account write seen: the identity's successful unwraps bind it.
+  Scenario s;
+  s.Feed(Audit(1, "KeyUnwrap", KeyUri(), 200, kOther));
+  s.Feed(Audit(2, "KeyUnwrap", KeyUri(), 401, kOther));
+  EXPECT_EQ(s.Only("CMK006").subject, kOther);
+}
+
+// CMK007 / CMK008 / CMK009 --------------------------------------------
+
+TEST(Cmk007, AClosedFirewallWithoutTrustedServicesIsHighAndReopeningResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"networkAcls", {{"defaultAction", "Deny"}, {"bypass", "None"}}}})));
+  Alert a = s.Only("CMK007");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Activity(9, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"networkAcls", {{"defaultAction", "Deny"}, {"bypass", "AzureServices"}}}})));
+  EXPECT_EQ(s.Only("CMK007").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk007, AClosedFirewallThatLetsTrustedServicesInIsFine) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"networkAcls", {{"defaultAction", "Deny"}, {"bypass", "AzureServices"}}}})));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(Cmk007, ALateOlderWriteNeverOverwritesNewerState) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(9, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody()));
+  // From minute 5, arriving after minute 9's good state.
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"networkAcls", {{"defaultAction", "Deny"}, {"bypass", "None"}}}})));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(Cmk008, SoftDeleteOffIsHighOnABoundVaultAndTurningItOnResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"enableSoftDelete", false}})));
+  EXPECT_EQ(s.Only("CMK008").severity, Severity::kHigh);
+  s.Feed(Activity(6, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody()));
+  EXPECT_EQ(s.Only("CMK008").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk009, AnAlertRaisedUnboundTurnsHighWhenTheVaultIsBound) {
+  Scenario s;
+  s.Feed(Activity(0, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"enablePurgeProtection", nullptr}})));
+  EXPECT_EQ(s.Only("CMK009").severity, Severity::kMedium);
+  s.Feed(Activity(1, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  Alert a = s.Only("CMK009");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Activity(6, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody()));
+  EXPECT_EQ(s.Only("CMK009").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk009, ABodyWithoutTheFlagAfterItWasOnIsNoAlert) {
+  // Purge protection cannot be turned off; ARM just leaves it out.
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"enablePurgeProtection", nullptr}})));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(Cmk009, AnUnboundVaultWithoutPurgeProtectionIsMedium) {
+  Scenario s;
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"enablePurgeProtection", nullptr}})));
+  EXPECT_EQ(s.Only("CMK009").severity, Severity::kMedium);
+}
+
+// CMK011 / CMK018 -----------------------------------------------------
+
+TEST(Cmk011, RotatingToAKeyInAnotherVaultIsCriticalAndMovingBackResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-elsewhere")));
+  Alert a = s.Only("CMK011");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.resource_id, AccountId());
+  EXPECT_NE(a.title.find("kv-elsewhere"), std::string::npos);
+  s.Feed(Activity(9, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  EXPECT_EQ(s.Only("CMK011").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk011, AnInVaultRotationIsOnlyANotice) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-cmk", "cmk", "v2")));
+  EXPECT_EQ(s.Rules(), std::vector<std::string>{"CMK018"});
+  EXPECT_EQ(s.Only("CMK018").severity, Severity::kInfo);
+}
+
+// CMK012 / CMK013 -----------------------------------------------------
+
+TEST(Cmk012, SwitchingBackToMicrosoftManagedKeysIsHigh) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE",
+                  AccountBody("", "", "", kIdentity, "Microsoft.CognitiveServices")));
+  EXPECT_EQ(s.Only("CMK012").severity, Severity::kHigh);
+}
+
+TEST(Cmk013, RemovingTheIdentityWhileCmkIsActiveIsCritical) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE",
+                  AccountBody("kv-cmk", "cmk", "v1", "")));
+  const Alert a = s.Only("CMK013");
+  EXPECT_EQ(a.severity, Severity::kCritical);
+  EXPECT_EQ(a.subject, kIdentity);
+}
+
+TEST(Cmk013, RewritingTheSameIdentityIsNothing) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+// Configuration ---------------------------------------------------------
+
+TEST(RulesConfig, ADisabledRuleRaisesNothing) {
+  RulesConfig config;
+  config.rules["CMK001"].enabled = false;
+  Scenario s(config);
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+TEST(RulesConfig, SeverityOverrideAndSuppressionUntilItExpires) {
+  RulesConfig config;
+  config.rules["CMK009"].severity = Severity::kLow;
+  Suppression sup;
+  sup.rule = "CMK009";
+  sup.resource_pattern = "*/vaults/kv-lab*";
+  sup.reason = "lab vaults, ticket SEC-12";
+  sup.expires = 0;
+  config.suppressions.push_back(sup);
+  Scenario s(config);
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"enablePurgeProtection", nullptr}})));
+  Alert a = s.Only("CMK009");
+  EXPECT_EQ(a.severity, Severity::kLow);
+  EXPECT_EQ(a.status, AlertStatus::kOpen);  // kv-cmk is not a lab vault
+
+  json lab = VaultBody({{"enablePurgeProtection", nullptr}});
+  lab["id"] = VaultArm("kv-lab-1");
+  s.Feed(Activity(6, VaultArm("kv-lab-1"), "MICROSOFT.KEYVAULT/VAULTS/WRITE", lab));
+  auto alerts = s.AlertsOf("CMK009");
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].status, AlertStatus::kSuppressed);  // still recorded
+  EXPECT_EQ(alerts[1].suppression, "lab vaults, ticket SEC-12");
+}
+
+TEST(Rules, TheSameEventsGiveTheSameAlertIds) {
+  auto run = [] {
+    Scenario s;
+    s.BindAccount();
+    s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+    s.Feed(Audit(6, "KeyUnwrap", KeyUri(), 403));
+    std::vector<std::string> ids;
+    for (const Alert& a : s.engine().Alerts()) ids.push_back(a.id);
+    return ids;
+  };
+  const auto first = run();
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_EQ(first, run());
+}
+
+TEST(Rules, EveryCatalogueRuleHasItsWords) {
+  const auto& catalogue = RuleCatalogue();
+  ASSERT_EQ(catalogue.size(), 19u);
+  for (size_t i = 0; i < catalogue.size(); ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "CMK%03u", static_cast<unsigned>(i + 1));
+    EXPECT_EQ(catalogue[i].id, id);
+    EXPECT_FALSE(catalogue[i].why.empty()) << id;
+    EXPECT_FALSE(catalogue[i].remediation.empty()) << id;
+  }
+}
+
+}  // namespace
+}  // namespace cmkwatch::analyzer
