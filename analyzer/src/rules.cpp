@@ -30,6 +30,7 @@ namespace {
 constexpr char kSep = '\x1f';
 constexpr size_t kMaxPreviousVersions = 16;
 constexpr size_t kMaxKeyUsers = 64;
+constexpr size_t kMaxVersions = 256;
 
 // The catalogue: RULES.md's table, with the seed's consequence ("why") and
 // the remediation in words an on-call engineer can act on.
@@ -135,9 +136,13 @@ bool Glob(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-// A state change happened: the event succeeded, or is an inventory snapshot.
+// A state change happened: the event succeeded, or was accepted (ARM's 201
+// and 202 for long-running writes, whose body is the resource as it will
+// be), or is an inventory snapshot. Started and failed writes say what was
+// attempted, not what is.
 bool Applies(const Event& e) {
-  return e.outcome == Outcome::kSucceeded || (e.outcome == Outcome::kUnknown && e.source == Source::kInventory);
+  return e.outcome == Outcome::kSucceeded || e.outcome == Outcome::kAccepted ||
+         (e.outcome == Outcome::kUnknown && e.source == Source::kInventory);
 }
 
 bool Refused(const Event& e) {
@@ -519,7 +524,8 @@ struct RuleEngine::Impl {
     const bool purged = c.op == "keypurge" || c.op == "microsoft.keyvault/vaults/keys/purge/action";
     const bool recovered = c.op == "keyrecover" || c.op == "microsoft.keyvault/vaults/keys/recover/action";
     const bool created = c.op == "keycreate" || c.op == "keyimport" || c.op == "keyrotate" ||
-                         c.op == "keyrotateifdue" || c.op == "microsoft.keyvault/vaults/keys/write";
+                         c.op == "keyrotateifdue" || c.op == "microsoft.keyvault/vaults/keys/write" ||
+                         c.op == "microsoft.keyvault.keynewversioncreated";
     if (!e.changes.key && !deleted && !purged && !recovered && !created) return;
     c.fresh = e.time >= k->updated;
     if (!c.fresh) return;
@@ -530,20 +536,34 @@ struct RuleEngine::Impl {
       k->purged = k->purged || purged;
       return;
     }
+    const std::string version = e.key ? e.key->version : std::string();
     if (recovered || created) k->deleted = false;
+    if (created && !version.empty()) k->current_version = version;
     if (!e.changes.key) return;
     const KeyChanges& ch = *e.changes.key;
     if (!ch.kty.empty()) k->kty = ch.kty;
     if (ch.key_size) k->size = ch.key_size;
-    const std::string version = e.key ? e.key->version : std::string();
     if (ch.enabled) {
-      if (!version.empty()) k->versions[version].enabled = ch.enabled;
-      // The key's own "enabled" is its newest version's; an update to an
-      // older version (CMK017) does not disable the key.
-      const bool newest = version.empty() || k->versions.size() <= 1 || created;
-      if (newest) k->enabled = ch.enabled;
+      if (!version.empty() && k->versions.size() < kMaxVersions) k->versions[version].enabled = ch.enabled;
+      // The key's own "enabled" is its current version's; an update to an
+      // older version (CMK017's case) does not disable the key.
+      if (!IsOlderVersion(*k, version)) k->enabled = ch.enabled;
     }
     if (ch.expires) k->expires = ch.expires;
+  }
+
+  // Whether `version` is known not to be the key's current one: a newer
+  // version was created, or a bound AI resource rotated away from it.
+  bool IsOlderVersion(const KeyState& k, const std::string& version) const {
+    if (version.empty()) return false;
+    if (!k.current_version.empty()) return version != k.current_version;
+    for (const AiState* a : state.BoundToKey(k.vault, k.name)) {
+      if (a->key_version == version) return false;
+      if (std::find(a->previous_versions.begin(), a->previous_versions.end(), version) != a->previous_versions.end()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   void ApplyAi(Ctx& c) {

@@ -62,6 +62,7 @@ struct KeyState {
   std::optional<int64_t> expires;
   bool deleted = false;
   bool purged = false;
+  std::string current_version;  // from the newest create/rotate seen
   std::map<std::string, KeyVersionState> versions;
   // Principals (object ids) seen unwrapping with this key, and when they
   // last succeeded: the data plane's own word on who uses the key.

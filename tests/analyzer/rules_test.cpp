@@ -512,6 +512,184 @@ TEST(Cmk013, RewritingTheSameIdentityIsNothing) {
   EXPECT_EQ(s.Rules(), kNone);
 }
 
+// CMK010 ---------------------------------------------------------------
+
+std::string KeyWrite(int minute, const std::string& key, const std::string& kty, int size) {
+  json body = {{"id", VaultArm() + "/keys/" + key},
+               {"type", "Microsoft.KeyVault/vaults/keys"},
+               {"properties",
+                {{"kty", kty},
+                 {"keySize", size},
+                 {"keyUri", "https://kv-cmk.vault.azure.net/keys/" + key},
+                 {"keyUriWithVersion", KeyUri(key, "v1")},
+                 {"attributes", {{"enabled", true}}}}}};
+  return Activity(minute, VaultArm() + "/keys/" + key, "MICROSOFT.KEYVAULT/VAULTS/KEYS/WRITE", body);
+}
+
+TEST(Cmk010, ABoundKeyThatIsNotRsa2048IsHighAndMovingToACompliantKeyResolves) {
+  Scenario s;
+  s.Feed(KeyWrite(0, "cmk", "RSA", 4096));
+  s.Feed(KeyWrite(0, "cmk2", "RSA-HSM", 2048));
+  EXPECT_EQ(s.Rules(), kNone);  // nobody uses them yet
+  s.BindAccount();
+  Alert a = s.Only("CMK010");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.resource_id, KeyId("cmk"));
+  EXPECT_NE(a.title.find("RSA 4096"), std::string::npos);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-cmk", "cmk2")));
+  EXPECT_EQ(s.Only("CMK010").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk010, AnRsaHsm2048KeyIsSupported) {
+  Scenario s;
+  s.Feed(KeyWrite(0, "cmk", "RSA-HSM", 2048));
+  s.BindAccount();
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
+// CMK014 ---------------------------------------------------------------
+
+TEST(Cmk014, AVaultInAnotherRegionIsHigh) {
+  Scenario s;
+  json vault = VaultBody();
+  vault["location"] = "eastus";
+  s.Feed(Activity(0, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", vault));
+  s.Feed(Activity(1, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  const Alert a = s.Only("CMK014");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_NE(a.title.find("eastus"), std::string::npos);
+}
+
+TEST(Cmk014, AVaultInAnotherResourceGroupIsInfo) {
+  Scenario s;
+  json vault = VaultBody();
+  const std::string other = std::string("/subscriptions/") + kSub + "/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-cmk";
+  vault["id"] = other;
+  s.Feed(Activity(0, other, "MICROSOFT.KEYVAULT/VAULTS/WRITE", vault));
+  s.Feed(Activity(1, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  EXPECT_EQ(s.Only("CMK014").severity, Severity::kInfo);
+}
+
+// CMK015 ---------------------------------------------------------------
+
+std::string HubWrite(int minute, const std::string& key) {
+  json body = {{"id", Rg() + "/providers/Microsoft.MachineLearningServices/workspaces/hub-demo"},
+               {"type", "Microsoft.MachineLearningServices/workspaces"},
+               {"kind", "Hub"},
+               {"location", "westeurope"},
+               {"identity", {{"type", "SystemAssigned"}, {"principalId", kIdentity}, {"tenantId", kTenant}}},
+               {"properties",
+                {{"encryption",
+                  {{"status", "Enabled"},
+                   {"keyVaultProperties", {{"keyVaultArmId", VaultArm()}, {"keyIdentifier", KeyUri(key, "v1")}}}}}}}};
+  return Activity(minute, Rg() + "/providers/Microsoft.MachineLearningServices/workspaces/hub-demo",
+                  "MICROSOFT.MACHINELEARNINGSERVICES/WORKSPACES/WRITE", body);
+}
+
+TEST(Cmk015, AHubsEncryptionChangedAfterCreationIsHigh) {
+  Scenario s;
+  s.Feed(Activity(0, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody()));
+  s.Feed(HubWrite(1, "cmk"));
+  s.Feed(HubWrite(2, "cmk"));  // the same settings again: nothing
+  EXPECT_EQ(s.Rules(), kNone);
+  s.Feed(HubWrite(3, "cmk-new"));
+  const Alert a = s.Only("CMK015");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.resource_id, AsciiLower(Rg()) + "/providers/microsoft.machinelearningservices/workspaces/hub-demo");
+}
+
+// CMK016 ---------------------------------------------------------------
+
+TEST(Cmk016, DeletingTheBoundVaultsDiagnosticSettingIsHighRestoringResolves) {
+  Scenario s;
+  s.BindAccount();
+  const std::string setting = VaultArm() + "/providers/Microsoft.Insights/diagnosticSettings/to-law";
+  s.Feed(Activity(5, setting, "MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/DELETE"));
+  Alert a = s.Only("CMK016");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.resource_id, VaultId());
+  json body = {{"id", setting},
+               {"properties", {{"logs", json::array({{{"category", "AuditEvent"}, {"enabled", true}}})}}}};
+  s.Feed(Activity(9, setting, "MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/WRITE", body));
+  EXPECT_EQ(s.Only("CMK016").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk016, AnUnboundVaultsSettingDeletedIsMedium) {
+  Scenario s;
+  s.Feed(Activity(5, VaultArm("kv-x") + "/providers/Microsoft.Insights/diagnosticSettings/a",
+                  "MICROSOFT.INSIGHTS/DIAGNOSTICSETTINGS/DELETE"));
+  EXPECT_EQ(s.Only("CMK016").severity, Severity::kMedium);
+}
+
+TEST(Cmk016, SilenceLongerThanTheWindowIsABlindSpotUntilLogsFlow) {
+  RulesConfig config;
+  config.silence_window_ns = int64_t{30} * 60 * 1'000'000'000;  // 30 minutes
+  Scenario s(config);
+  s.BindAccount();
+  s.Feed(Audit(2, "KeyUnwrap", KeyUri(), 200));
+  const int64_t last = test::ParseOrFail(Audit(2, "KeyUnwrap", KeyUri(), 200)).time;
+  const int64_t minute = int64_t{60} * 1'000'000'000;
+  EXPECT_TRUE(s.engine().Tick(last + 29 * minute).empty());
+  auto changes = s.engine().Tick(last + 31 * minute);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].alert.rule, "CMK016");
+  EXPECT_EQ(changes[0].alert.subject, "silence");
+  EXPECT_TRUE(s.engine().Tick(last + 40 * minute).empty());  // one alert per silence
+  s.Feed(Audit(50, "KeyUnwrap", KeyUri(), 200));
+  EXPECT_EQ(s.Only("CMK016").status, AlertStatus::kResolved);
+}
+
+// CMK017 ---------------------------------------------------------------
+
+std::string VersionEnabled(int minute, const std::string& version, bool enabled) {
+  return Audit(minute, "KeyUpdate", KeyUri("cmk", version), 200, kAdmin, "kv-cmk",
+               {{"keyProperties", {{"kty", "RSA"}, {"key_size", 2048}, {"attributes", {{"enabled", enabled}}}}}});
+}
+
+TEST(Cmk017, DisablingTheVersionTheDataWasEncryptedWithBeforeARotationIsHigh) {
+  Scenario s;
+  s.BindAccount();  // on v1
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-cmk", "cmk", "v2")));
+  s.Feed(VersionEnabled(6, "v1", false));
+  const Alert a = s.Only("CMK017");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.subject, "v1");
+  EXPECT_TRUE(s.AlertsOf("CMK003").empty());  // the key itself is still enabled
+  s.Feed(VersionEnabled(9, "v1", true));
+  EXPECT_EQ(s.Only("CMK017").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk017, DisablingTheCurrentVersionIsCmk003NotCmk017) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(VersionEnabled(6, "v1", false));
+  EXPECT_EQ(s.Rules(), std::vector<std::string>{"CMK003"});
+  EXPECT_EQ(s.Only("CMK003").severity, Severity::kCritical);
+  s.Feed(VersionEnabled(7, "v1", true));
+  EXPECT_EQ(s.Only("CMK003").status, AlertStatus::kResolved);
+}
+
+// CMK019 ---------------------------------------------------------------
+
+TEST(Cmk019, DeletingACmkAccountIsANoticeRecreatingResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/DELETE"));
+  EXPECT_EQ(s.Only("CMK019").severity, Severity::kInfo);
+  EXPECT_TRUE(s.engine().AffectedByVault(VaultId()).empty());  // a deleted account is bound to nothing
+  s.Feed(Activity(9, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  EXPECT_EQ(s.Only("CMK019").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk019, DeletingAnAccountWithoutCmkIsNothing) {
+  Scenario s;
+  s.Feed(Activity(1, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE",
+                  AccountBody("", "", "", kIdentity, "Microsoft.CognitiveServices")));
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/DELETE"));
+  EXPECT_EQ(s.Rules(), kNone);
+}
+
 // Configuration ---------------------------------------------------------
 
 TEST(RulesConfig, ADisabledRuleRaisesNothing) {
