@@ -160,12 +160,12 @@ std::string LastSegments(std::string_view id, int n) {
   return std::string(at == std::string_view::npos ? id : id.substr(at + 1));
 }
 
-std::string KeyNameOfId(std::string_view id) {
+std::string_view KeyNameOfId(std::string_view id) {
   constexpr std::string_view kKeys = "/keys/";
   const size_t at = id.find(kKeys);
   if (at == std::string_view::npos) return {};
   const size_t start = at + kKeys.size();
-  return std::string(id.substr(start, id.find('/', start) - start));
+  return id.substr(start, id.find('/', start) - start);
 }
 
 std::vector<std::string> Ids(const std::vector<const AiState*>& ai) {
@@ -220,11 +220,11 @@ struct RuleEngine::Impl {
   // What one event is judged with: the event, where it points, and whether
   // it was newer than the state it touched.
   struct Ctx {
-    Ctx(const Event& event, std::string operation) : e(event), op(std::move(operation)) {}
+    Ctx(const Event& event, std::string_view operation) : e(event), op(operation) {}
     const Event& e;
-    std::string op;     // lower case
-    std::string vault;  // vault name, "" when none
-    std::string key;    // key name, "" when none
+    std::string_view op;     // lower case
+    std::string_view vault;  // vault name, "" when none (a view into the event)
+    std::string_view key;    // key name, "" when none
     bool fresh = true;  // false: older than the state it would change
     bool applied = false;  // it changed state
     std::optional<AiState> prev;  // the AI resource before this event
@@ -239,17 +239,23 @@ struct RuleEngine::Impl {
   std::vector<Alert> alerts;                          // every alert, in the order opened
   std::unordered_map<std::string, size_t> active;     // lifecycle key -> alerts index
   std::unordered_map<std::string, int64_t> resolved;  // lifecycle key -> newest resolution time
-  std::unordered_map<std::string, std::vector<Rule>> index;  // "<kind>\x1f<op>"
-
-  static std::string IndexKey(ResourceKind kind, std::string_view op) {
-    std::string k(ToString(kind));
-    k += kSep;
-    k += op;
-    return k;
-  }
+  // Open alerts by resource: lifecycle key -> alerts index.
+  std::unordered_map<std::string, std::map<std::string, size_t>> active_by_resource;
+  // The rule index: by lower-cased operation, then kind; and per kind the
+  // rules that judge any state change of that kind ("*").
+  static constexpr size_t kKinds = static_cast<size_t>(ResourceKind::kOther) + 1;
+  std::unordered_map<std::string, std::vector<std::pair<ResourceKind, Rule>>> by_op;
+  std::vector<Rule> any_op[kKinds];
+  std::string op_buf;  // the event's operation, lower-cased (reused)
 
   void On(ResourceKind kind, std::initializer_list<std::string_view> ops, Rule rule) {
-    for (std::string_view op : ops) index[IndexKey(kind, op)].push_back(rule);
+    for (std::string_view op : ops) {
+      if (op == "*") {
+        any_op[static_cast<size_t>(kind)].push_back(rule);
+      } else {
+        by_op[std::string(op)].emplace_back(kind, rule);
+      }
+    }
   }
 
   void BuildIndex() {
@@ -375,6 +381,7 @@ struct RuleEngine::Impl {
       a.status = AlertStatus::kSuppressed;
       a.suppression = s->reason;
     }
+    active_by_resource[resource].emplace(key, alerts.size());
     active.emplace(std::move(key), alerts.size());
     alerts.push_back(a);
     c.out->push_back({AlertChange::Kind::kOpened, std::move(a)});
@@ -394,18 +401,31 @@ struct RuleEngine::Impl {
     AddEvidence(a, c.e);
     resolved[it->first] = std::max(resolved[it->first], c.e.time);
     c.out->push_back({AlertChange::Kind::kResolved, a});
+    if (auto r = active_by_resource.find(a.resource_id); r != active_by_resource.end()) {
+      r->second.erase(it->first);
+      if (r->second.empty()) active_by_resource.erase(r);
+    }
     active.erase(it);
+  }
+
+  // Open alerts of `rule` on `resource`, ordered by lifecycle key.
+  std::vector<const Alert*> OpenOn(std::string_view rule, const std::string& resource) const {
+    std::vector<const Alert*> out;
+    auto r = active_by_resource.find(resource);
+    if (r == active_by_resource.end()) return out;
+    for (const auto& [key, at] : r->second) {
+      if (alerts[at].rule == rule) out.push_back(&alerts[at]);
+    }
+    return out;
   }
 
   // Clears every open alert of `rule` on `resource` whose subject passes.
   template <typename Pred>
   void ClearWhere(Ctx& c, std::string_view rule, const std::string& resource, Pred pred) {
     std::vector<std::string> subjects;
-    for (const auto& [key, at] : active) {
-      const Alert& a = alerts[at];
-      if (a.rule == rule && a.resource_id == resource && pred(a.subject)) subjects.push_back(a.subject);
+    for (const Alert* a : OpenOn(rule, resource)) {
+      if (pred(a->subject)) subjects.push_back(a->subject);
     }
-    std::sort(subjects.begin(), subjects.end());  // deterministic order of changes
     for (const auto& s : subjects) Clear(c, rule, resource, s);
   }
 
@@ -429,17 +449,21 @@ struct RuleEngine::Impl {
   }
 
   std::string KeyId(const Ctx& c) const {
-    const std::string vault_id = VaultIdOrName(c);
-    if (vault_id.empty() || c.key.empty()) return {};
-    return vault_id + "/keys/" + c.key;
+    std::string id = VaultIdOrName(c);
+    if (id.empty() || c.key.empty()) return {};
+    id += "/keys/";
+    id += c.key;
+    return id;
   }
 
-  void Locate(Ctx& c) const {
+  // Views into the event: no allocation on the per-event path.
+  static void Locate(Ctx& c) {
     const Event& e = c.e;
-    c.vault = internal::VaultNameOfId(e.resource_id);
-    if (c.vault.empty() && e.key) c.vault = internal::VaultNameOfHost(e.key->vault);
+    c.vault = internal::VaultNameViewOfId(e.resource_id);
+    if (c.vault.empty() && e.key) c.vault = internal::VaultNameViewOfHost(e.key->vault);
     if (c.vault.empty() && c.op == "microsoft.keyvault/locations/deletedvaults/purge/action") {
-      c.vault = LastSegments(e.resource_id, 1);
+      const std::string_view id = e.resource_id;
+      c.vault = id.substr(id.rfind('/') + 1);
     }
     if (e.key && !e.key->name.empty()) {
       c.key = e.key->name;
@@ -619,6 +643,7 @@ struct RuleEngine::Impl {
       a->identity_client_id = ch.identity_client_id;
       a->learned_principals.clear();
     }
+    state.Reindex(a->id, *c.prev, *a);
   }
 
   static bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -692,7 +717,7 @@ struct RuleEngine::Impl {
     JudgeKeySupport(c, c.vault, c.key);
   }
 
-  void JudgeKeySupport(Ctx& c, const std::string& vault, const std::string& key) {
+  void JudgeKeySupport(Ctx& c, std::string_view vault, std::string_view key) {
     const KeyState* k = state.FindKey(vault, key);
     if (!k || k->id.empty() || (k->kty.empty() && !k->size)) return;
     auto ai = state.BoundToKey(vault, key);
@@ -732,21 +757,29 @@ struct RuleEngine::Impl {
     if (!k) return;
     if (k->id.empty()) k->id = KeyId(c);
     if (e.outcome == Outcome::kSucceeded) {
-      auto it = k->users.find(principal);
-      if (it != k->users.end()) {
-        it->second = std::max(it->second, e.time);
-      } else if (k->users.size() < kMaxKeyUsers) {
-        k->users.emplace(principal, e.time);
-      }
-      // A user-assigned identity is named by client id in the account; its
-      // object id is learned here.
-      for (const auto& [id, a] : state.ai()) {
-        if (!e.actor.app_id.empty() && a.identity_client_id == e.actor.app_id && !a.Uses(principal)) {
-          AiState* mutable_a = state.Ai(id);
-          if (mutable_a->learned_principals.size() < kMaxKeyUsers) mutable_a->learned_principals.insert(principal);
+      // Wrapping and unwrapping are what an encrypting service does with
+      // its CMK; a KeyGet is as likely an administrator, so it binds no one.
+      if (c.op != "keyget") {
+        auto it = k->users.find(principal);
+        if (it != k->users.end()) {
+          it->second = std::max(it->second, e.time);
+        } else if (k->users.size() < kMaxKeyUsers) {
+          k->users.emplace(principal, e.time);
+        }
+        // A user-assigned identity is named by client id in the account;
+        // its object id is learned here.
+        if (!e.actor.app_id.empty()) {
+          for (AiState* a : state.AiByClientId(e.actor.app_id)) {
+            if (!a->Uses(principal) && a->learned_principals.size() < kMaxKeyUsers) {
+              a->learned_principals.insert(principal);
+            }
+          }
         }
       }
-      Clear(c, "CMK006", k->id, principal);
+      if (auto it = k->outages.find(principal); it != k->outages.end()) {
+        k->outages.erase(it);
+        Clear(c, "CMK006", k->id, principal);
+      }
       return;
     }
     if (!Refused(e)) return;
@@ -758,6 +791,7 @@ struct RuleEngine::Impl {
     }
     if (ai.empty() && k->users.count(principal) == 0) return;  // not an identity that uses the key
     Raise(c, "CMK006", k->id, principal, true, Ids(ai), std::to_string(e.http_status) + " on " + e.operation);
+    if (active.count(LifecycleKey("CMK006", k->id, principal))) k->outages.insert(principal);
   }
 
   void KeyRotated(Ctx& c) {  // CMK018
@@ -925,9 +959,7 @@ struct RuleEngine::Impl {
     // keeps that original.
     if (before.Cmk() && now->Cmk() && now->vault != before.vault) {
       std::string original = before.vault;
-      for (const auto& [key, at] : active) {
-        if (alerts[at].rule == "CMK011" && alerts[at].resource_id == id) original = alerts[at].subject;
-      }
+      for (const Alert* a : OpenOn("CMK011", id)) original = a->subject;
       if (original == now->vault) {
         ClearWhere(c, "CMK011", id, [&](const std::string& subject) { return subject == now->vault; });
       } else {
@@ -1005,10 +1037,13 @@ struct RuleEngine::Impl {
 
   std::vector<AlertChange> Process(const Event& e) {
     std::vector<AlertChange> out;
-    Ctx c(e, AsciiLower(e.operation));
+    op_buf.assign(e.operation);
+    for (char& ch : op_buf) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+    Ctx c(e, op_buf);
     c.out = &out;
     Locate(c);
     if (e.source == Source::kKeyVaultAudit && !c.vault.empty()) {
+      // Every AuditEvent says the vault's logs flow (CMK016's silence).
       if (VaultState* v = state.Vault(c.vault)) {
         if (v->id.empty()) v->id = std::string(VaultIdPrefix(e.resource_id));
         v->last_audit = std::max(v->last_audit, e.time);
@@ -1018,16 +1053,21 @@ struct RuleEngine::Impl {
         }
       }
     }
-    const auto exact = index.find(IndexKey(e.resource_kind, c.op));
-    const auto any = index.find(IndexKey(e.resource_kind, "*"));
-    if (exact == index.end() && any == index.end()) return out;
+    const size_t kind = static_cast<size_t>(e.resource_kind);
+    const std::vector<Rule>& any = any_op[kind < kKinds ? kind : 0];
+    const auto exact = by_op.find(op_buf);
+    bool exact_hit = false;
+    if (exact != by_op.end()) {
+      for (const auto& [k, r] : exact->second) exact_hit = exact_hit || k == e.resource_kind;
+    }
+    if (!exact_hit && any.empty()) return out;
     Apply(c);
-    if (exact != index.end()) {
-      for (Rule r : exact->second) (this->*r)(c);
+    if (exact_hit) {
+      for (const auto& [k, r] : exact->second) {
+        if (k == e.resource_kind) (this->*r)(c);
+      }
     }
-    if (any != index.end()) {
-      for (Rule r : any->second) (this->*r)(c);
-    }
+    for (Rule r : any) (this->*r)(c);
     return out;
   }
 

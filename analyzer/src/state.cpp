@@ -12,6 +12,14 @@ std::string VaultNameOfId(std::string_view id) {
   return std::string(vault.substr(vault.rfind('/') + 1));
 }
 
+std::string_view VaultNameViewOfId(std::string_view id) {
+  const std::string_view vault = VaultIdPrefix(id);
+  if (vault.empty()) return {};
+  return vault.substr(vault.rfind('/') + 1);
+}
+
+std::string_view VaultNameViewOfHost(std::string_view host) { return host.substr(0, host.find('.')); }
+
 std::string VaultNameOfHost(std::string_view host) {
   const size_t dot = host.find('.');
   return AsciiLower(host.substr(0, dot));
@@ -39,7 +47,7 @@ bool IsKeyCryptoRole(std::string_view role) {
 
 template <typename M>
 typename M::mapped_type* State::FindOrAdd(M& map, std::string key) {
-  auto it = map.find(key);
+  auto it = map.find(std::string_view(key));
   if (it != map.end()) return &it->second;
   if (map.size() >= max_) {
     ++dropped_;
@@ -50,6 +58,7 @@ typename M::mapped_type* State::FindOrAdd(M& map, std::string key) {
 
 VaultState* State::Vault(std::string_view name) {
   if (name.empty()) return nullptr;
+  if (VaultState* found = FindVault(name)) return found;
   VaultState* v = FindOrAdd(vaults_, std::string(name));
   if (v && v->name.empty()) v->name = std::string(name);
   return v;
@@ -57,6 +66,7 @@ VaultState* State::Vault(std::string_view name) {
 
 KeyState* State::Key(std::string_view vault, std::string_view key) {
   if (vault.empty() || key.empty()) return nullptr;
+  if (KeyState* found = FindKey(vault, key)) return found;
   std::string k(vault);
   k += '/';
   k += key;
@@ -70,6 +80,7 @@ KeyState* State::Key(std::string_view vault, std::string_view key) {
 
 AiState* State::Ai(std::string_view id) {
   if (id.empty()) return nullptr;
+  if (auto it = ai_.find(id); it != ai_.end()) return &it->second;
   AiState* a = FindOrAdd(ai_, std::string(id));
   if (a && a->id.empty()) a->id = std::string(id);
   return a;
@@ -77,32 +88,73 @@ AiState* State::Ai(std::string_view id) {
 
 RoleAssignmentState* State::RoleAssignment(std::string_view id) {
   if (id.empty()) return nullptr;
+  if (auto it = role_assignments_.find(id); it != role_assignments_.end()) return &it->second;
   return FindOrAdd(role_assignments_, std::string(id));
 }
 
 const VaultState* State::FindVault(std::string_view name) const {
-  auto it = vaults_.find(std::string(name));
+  auto it = vaults_.find(name);
   return it == vaults_.end() ? nullptr : &it->second;
 }
 
+VaultState* State::FindVault(std::string_view name) {
+  auto it = vaults_.find(name);
+  return it == vaults_.end() ? nullptr : &it->second;
+}
+
+KeyState* State::FindKey(std::string_view vault, std::string_view key) {
+  return const_cast<KeyState*>(static_cast<const State*>(this)->FindKey(vault, key));
+}
+
 const KeyState* State::FindKey(std::string_view vault, std::string_view key) const {
-  std::string k(vault);
+  // A reused buffer: this runs for every data-plane event.
+  std::string& k = key_scratch_;
+  k.assign(vault);
   k += '/';
   k += key;
-  auto it = keys_.find(k);
+  auto it = keys_.find(std::string_view(k));
   return it == keys_.end() ? nullptr : &it->second;
 }
 
 const AiState* State::FindAi(std::string_view id) const {
-  auto it = ai_.find(std::string(id));
+  auto it = ai_.find(id);
   return it == ai_.end() ? nullptr : &it->second;
+}
+
+void State::Reindex(const std::string& id, const AiState& before, const AiState& after) {
+  if (before.vault != after.vault) {
+    if (auto it = ai_by_vault_.find(std::string_view(before.vault)); it != ai_by_vault_.end()) {
+      it->second.erase(id);
+      if (it->second.empty()) ai_by_vault_.erase(it);
+    }
+    if (!after.vault.empty()) ai_by_vault_[after.vault].insert(id);
+  }
+  if (before.identity_client_id != after.identity_client_id) {
+    if (auto it = ai_by_client_.find(std::string_view(before.identity_client_id)); it != ai_by_client_.end()) {
+      it->second.erase(id);
+      if (it->second.empty()) ai_by_client_.erase(it);
+    }
+    if (!after.identity_client_id.empty()) ai_by_client_[after.identity_client_id].insert(id);
+  }
+}
+
+std::vector<AiState*> State::AiByClientId(std::string_view client_id) {
+  std::vector<AiState*> out;
+  auto it = ai_by_client_.find(client_id);
+  if (it == ai_by_client_.end()) return out;
+  for (const auto& id : it->second) {
+    if (auto a = ai_.find(std::string_view(id)); a != ai_.end()) out.push_back(&a->second);
+  }
+  return out;
 }
 
 std::vector<const AiState*> State::BoundToVault(std::string_view vault) const {
   std::vector<const AiState*> out;
-  if (vault.empty()) return out;
-  for (const auto& [id, a] : ai_) {
-    if (!a.deleted && a.Cmk() && a.vault == vault) out.push_back(&a);
+  auto it = ai_by_vault_.find(vault);
+  if (vault.empty() || it == ai_by_vault_.end()) return out;
+  for (const auto& id : it->second) {
+    auto a = ai_.find(std::string_view(id));
+    if (a != ai_.end() && !a->second.deleted && a->second.Cmk()) out.push_back(&a->second);
   }
   return out;
 }
@@ -121,11 +173,9 @@ std::set<std::string> State::BoundPrincipals(std::string_view vault) const {
     if (!a->principal_id.empty()) out.insert(a->principal_id);
     out.insert(a->learned_principals.begin(), a->learned_principals.end());
   }
-  std::string prefix(vault);
-  prefix += '/';
-  for (auto it = keys_.lower_bound(prefix); it != keys_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-       ++it) {
-    for (const auto& [principal, last_success] : it->second.users) out.insert(principal);
+  for (const auto& [name, key] : keys_) {
+    if (key.vault != vault) continue;
+    for (const auto& [principal, last_success] : key.users) out.insert(principal);
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cmkwatch/common/event.h"
@@ -67,6 +68,9 @@ struct KeyState {
   // Principals (object ids) seen unwrapping with this key, and when they
   // last succeeded: the data plane's own word on who uses the key.
   std::map<std::string, int64_t> users;
+  // Principals with an open CMK006 on this key, so a success (the common
+  // case) looks for an alert to resolve only when there is one.
+  std::set<std::string, std::less<>> outages;
 };
 
 struct AiState {
@@ -104,6 +108,10 @@ struct RoleAssignmentState {
 // "kv" from ".../vaults/kv/keys/k" or "kv.vault.azure.net"; "" when neither.
 std::string VaultNameOfId(std::string_view canonical_id);
 std::string VaultNameOfHost(std::string_view host);
+// The same as views, without allocating (per-event use); the host must be
+// lower case already (KeyRef::vault is).
+std::string_view VaultNameViewOfId(std::string_view canonical_id);
+std::string_view VaultNameViewOfHost(std::string_view lower_host);
 // "kv" from a vault URI "https://kv.vault.azure.net/".
 std::string VaultNameOfUri(std::string_view uri);
 // The resource group segment of an id, "" when none.
@@ -126,6 +134,14 @@ class State {
   const KeyState* FindKey(std::string_view vault, std::string_view key) const;
   const AiState* FindAi(std::string_view id) const;
 
+  VaultState* FindVault(std::string_view name);
+  KeyState* FindKey(std::string_view vault, std::string_view key);
+  // Keeps the vault and client-id indexes right after `id` changed from
+  // `before` (what BoundToVault and AiByClientId read).
+  void Reindex(const std::string& id, const AiState& before, const AiState& after);
+  // AI resources whose CMK identity is named by this client id.
+  std::vector<AiState*> AiByClientId(std::string_view client_id);
+
   // AI resources (not deleted) whose CMK is in the vault / is the key.
   std::vector<const AiState*> BoundToVault(std::string_view vault) const;
   std::vector<const AiState*> BoundToKey(std::string_view vault, std::string_view key) const;
@@ -133,8 +149,7 @@ class State {
   // AI resources' identities, and whoever unwrapped with one of its keys.
   std::set<std::string> BoundPrincipals(std::string_view vault) const;
 
-  const std::map<std::string, VaultState>& vaults() const { return vaults_; }
-  const std::map<std::string, AiState>& ai() const { return ai_; }
+  const std::map<std::string, VaultState, std::less<>>& vaults() const { return vaults_; }
   uint64_t dropped() const { return dropped_; }
 
  private:
@@ -143,10 +158,20 @@ class State {
 
   size_t max_;
   uint64_t dropped_ = 0;
-  std::map<std::string, VaultState> vaults_;
-  std::map<std::string, KeyState> keys_;  // "<vault>/<key>"
-  std::map<std::string, AiState> ai_;
-  std::map<std::string, RoleAssignmentState> role_assignments_;
+  // Transparent comparators: looked up by views into the event, so the
+  // per-event path allocates only when a resource is new.
+  std::map<std::string, VaultState, std::less<>> vaults_;
+  // Hashed: keys are looked up for every data-plane event.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, KeyState, Hash, std::equal_to<>> keys_;  // "<vault>/<key>"
+  std::map<std::string, AiState, std::less<>> ai_;
+  std::map<std::string, RoleAssignmentState, std::less<>> role_assignments_;
+  std::map<std::string, std::set<std::string>, std::less<>> ai_by_vault_;   // vault name -> AI ids
+  std::map<std::string, std::set<std::string>, std::less<>> ai_by_client_;  // client id -> AI ids
+  mutable std::string key_scratch_;  // FindKey's lookup key, reused
 };
 
 }  // namespace cmkwatch::analyzer::internal

@@ -120,7 +120,10 @@ ResourceKind KindOfResourceId(std::string_view id) {
 
 std::string_view VaultIdPrefix(std::string_view id) {
   constexpr std::string_view kVaults = "/providers/microsoft.keyvault/vaults/";
-  const size_t prov = id.rfind(kVaults);
+  // Forward search (memchr-driven) is several times faster than rfind of a
+  // 37-byte needle, and this runs for every event; a canonical id holds the
+  // vault segment once, so the first match is the one.
+  const size_t prov = id.find(kVaults);
   if (prov == std::string_view::npos) return {};
   const size_t name_start = prov + kVaults.size();
   size_t name_end = id.find('/', name_start);
