@@ -1,9 +1,12 @@
 // The analyzer's YAML configuration (schema in the header).
 #include "cmkwatch/analyzer/config.h"
 
+#include <cctype>
 #include <map>
 
+#include "cmkwatch/analyzer/rules.h"
 #include "cmkwatch/common/config.h"
+#include "cmkwatch/common/time.h"
 
 namespace cmkwatch::analyzer {
 namespace {
@@ -11,6 +14,12 @@ namespace {
 using config::MapReader;
 using config::Need;
 using config::Node;
+
+// Resource ids are canonical (lower case); so are the patterns.
+std::string AsciiLowerCopy(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 constexpr int64_t kMaxMillis = 3'600'000;  // one hour: longer intervals are a mistake, not a setting
 
@@ -101,6 +110,101 @@ void ReadCurve(MapReader& top, transport::LinkOptions* link) {
   if (ok) link->server_curve = std::move(curve);
 }
 
+// "90s", "30m", "6h", "2d" in nanoseconds; nullopt when malformed.
+std::optional<int64_t> ParseDuration(std::string_view text) {
+  if (text.size() < 2 || text.size() > 12) return std::nullopt;
+  int64_t n = 0;
+  for (char ch : text.substr(0, text.size() - 1)) {
+    if (!std::isdigit(static_cast<unsigned char>(ch))) return std::nullopt;
+    n = n * 10 + (ch - '0');
+  }
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86'400; break;
+    default: return std::nullopt;
+  }
+  return n * unit * 1'000'000'000;
+}
+
+bool KnownRule(std::string_view id) {
+  for (const RuleInfo& r : RuleCatalogue()) {
+    if (r.id == id) return true;
+  }
+  return false;
+}
+
+void ReadRules(MapReader& top, RulesConfig* rules) {
+  const Node* section = top.Mapping("rules");
+  if (section == nullptr) return;
+  MapReader r(*section, top.problems(), "rules");
+  if (const Node* n = r.Value("silence_window"); n != nullptr) {
+    auto d = n->IsScalar() ? ParseDuration(n->value) : std::nullopt;
+    constexpr int64_t kMinute = int64_t{60} * 1'000'000'000;
+    if (!d || *d < 5 * kMinute || *d > 30 * 24 * 60 * kMinute) {
+      r.Problem(*n, "'silence_window': expected a duration from 5m to 30d (e.g. 6h), got " + MapReader::Shown(*n));
+    } else {
+      rules->silence_window_ns = *d;
+    }
+  }
+  if (const Node* settings = r.Mapping("settings")) {
+    for (const Node& item : settings->children) {
+      if (!KnownRule(item.key)) {
+        top.problems().Add(item.key_mark, "'" + item.key + "': no such rule (CMK001 .. CMK019)");
+        continue;
+      }
+      MapReader s(item, top.problems(), item.key);
+      RuleSetting setting;
+      s.Bool("enabled", &setting.enabled);
+      Severity severity{};
+      if (s.Enum("severity", &severity, ParseSeverity, "info, low, medium, high, critical")) {
+        setting.severity = severity;
+      }
+      s.Finish();
+      rules->rules[item.key] = setting;
+    }
+  }
+  if (const Node* list = r.Sequence("suppressions")) {
+    for (const Node& item : list->children) {
+      MapReader s(item, top.problems(), "a suppression");
+      Suppression sup;
+      bool ok = s.String("rule", &sup.rule, config::Need::kRequired);
+      if (ok && sup.rule != "*" && !KnownRule(sup.rule)) {
+        s.Problem(*s.Value("rule"), "'rule': no such rule (CMK001 .. CMK019, or \"*\"), got " +
+                                        MapReader::Shown(*s.Value("rule")));
+        ok = false;
+      }
+      ok = s.String("resources", &sup.resource_pattern, config::Need::kRequired) && ok;
+      // A suppression without a reason or an end is how alerts get lost:
+      // both are required.
+      ok = s.String("reason", &sup.reason, config::Need::kRequired) && ok;
+      std::string expires;
+      if (s.String("expires", &expires, config::Need::kRequired)) {
+        std::string stamp = expires.size() == 10 ? expires + "T00:00:00Z" : expires;
+        if (auto t = ParseTimestamp(stamp)) {
+          sup.expires = *t;
+        } else {
+          s.Problem(*s.Value("expires"), "'expires': expected a date (2027-03-31) or an RFC 3339 time, got " +
+                                             MapReader::Shown(*s.Value("expires")));
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      if (ok && sup.reason.empty()) {
+        s.Problem(*s.Value("reason"), "'reason': say why these alerts are suppressed");
+        ok = false;
+      }
+      sup.resource_pattern = AsciiLowerCopy(sup.resource_pattern);
+      s.Finish();
+      if (ok) rules->suppressions.push_back(std::move(sup));
+    }
+  }
+  r.Finish();
+}
+
 }  // namespace
 
 Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_view file_name) {
@@ -120,6 +224,7 @@ Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_vi
   config::ReadLinkSection(top, &a.link, true);
   ReadCurve(top, &a.link);
   config::ReadLogSection(top, &out.log_level, &out.log_format);
+  ReadRules(top, &a.rules);
   top.Finish();
   if (!problems.empty()) return problems.ToStatus();
   return out;

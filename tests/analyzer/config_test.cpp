@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cmkwatch/common/time.h"
 #include "cmkwatch/common/transport.h"
 #include "test_support.h"
 
@@ -240,6 +241,57 @@ TEST_F(AnalyzerConfigTest, CurveNeedsClients) {
       "  secret_key_file: analyzer.key_secret\n");
   const std::string e = LoadAnalyzerConfig(path).status().message();
   EXPECT_NE(e.find(path + ":3:3: missing required key 'clients' in curve"), std::string::npos) << e;
+}
+
+// The rules section: what an operator writes to quiet a rule, change a
+// severity or suppress a known exception, and what a mistake says.
+TEST(AnalyzerRulesConfig, SettingsSuppressionsAndSilenceWindowAreRead) {
+  auto r = ParseAnalyzerConfig(R"(db: /var/lib/cmkwatch/t.db
+rules:
+  silence_window: 2h
+  settings:
+    CMK018: { enabled: false }
+    CMK014: { severity: low }
+  suppressions:
+    - rule: CMK009
+      resources: "*/vaults/KV-LAB-*"
+      reason: lab vaults, ticket SEC-12
+      expires: 2027-03-31
+)",
+                               "/etc/cmkwatch/analyzer.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const RulesConfig& rules = r->analyzer.rules;
+  EXPECT_EQ(rules.silence_window_ns, int64_t{2} * 3600 * 1'000'000'000);
+  ASSERT_EQ(rules.rules.count("CMK018"), 1u);
+  EXPECT_FALSE(rules.rules.at("CMK018").enabled);
+  EXPECT_EQ(rules.rules.at("CMK014").severity, Severity::kLow);
+  ASSERT_EQ(rules.suppressions.size(), 1u);
+  EXPECT_EQ(rules.suppressions[0].resource_pattern, "*/vaults/kv-lab-*");  // ids are lower case
+  EXPECT_EQ(rules.suppressions[0].reason, "lab vaults, ticket SEC-12");
+  EXPECT_EQ(rules.suppressions[0].expires, *ParseTimestamp("2027-03-31T00:00:00Z"));
+}
+
+TEST(AnalyzerRulesConfig, MistakesNameTheLineAndWhatIsExpected) {
+  const std::string e = ErrorOf(R"(db: /t.db
+rules:
+  silence_window: 10
+  settings:
+    CMK099: { enabled: false }
+    CMK001: { severity: urgent }
+  suppressions:
+    - rule: CMK009
+      resources: "*"
+      expires: 2027-03-31
+    - rule: CMK009
+      resources: "*"
+      reason: forever
+)");
+  EXPECT_NE(e.find("analyzer.yaml:3:19: 'silence_window': expected a duration"), std::string::npos) << e;
+  EXPECT_NE(e.find(":5:5: 'CMK099': no such rule"), std::string::npos) << e;
+  EXPECT_NE(e.find("'severity': expected one of: info, low, medium, high, critical, got 'urgent'"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("'reason'"), std::string::npos) << e;   // the first suppression has none
+  EXPECT_NE(e.find("'expires'"), std::string::npos) << e;  // the second never ends
 }
 
 }  // namespace

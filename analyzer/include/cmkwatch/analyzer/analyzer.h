@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "cmkwatch/analyzer/rules.h"
 #include "cmkwatch/analyzer/timeline.h"
 #include "cmkwatch/common/log.h"
 #include "cmkwatch/common/status.h"
@@ -48,6 +49,8 @@ struct AnalyzerOptions {
   int64_t retention_days = 0;
   // How often retention runs.
   int64_t retention_interval_s = 3600;
+  // The compliance rules: enable/disable, severity overrides, suppressions.
+  RulesConfig rules;
 };
 
 struct AnalyzerStats {

@@ -16,6 +16,10 @@
 //     secret_key_file: PATH             must not be readable by group or others
 //     clients: [ { id: ID, public_key_file: PATH }, ... ]   at least one
 //   log: { level: debug|info|warning|error, format: kv|json }
+//   rules:
+//     silence_window: DURATION          CMK016: 5m .. 30d, e.g. 6h
+//     settings: { CMKnnn: { enabled: BOOL, severity: info|low|medium|high|critical } }
+//     suppressions: [ { rule: CMKnnn|"*", resources: GLOB, reason: TEXT, expires: DATE|TIME } ]
 //
 // Relative paths are resolved against the config file's directory. Key
 // files are read here (so a bad key fails at start, naming the config line
