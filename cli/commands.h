@@ -20,6 +20,7 @@ inline constexpr int kExitVerifyFailed = 4;  // `verify`: a chain is broken
 
 int Inspect(const std::vector<std::string_view>& args);
 int Keygen(const std::vector<std::string_view>& args);
+int Rules(const std::vector<std::string_view>& args);
 int TimelineCommand(const std::vector<std::string_view>& args);
 int Verify(const std::vector<std::string_view>& args);
 

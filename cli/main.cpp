@@ -18,6 +18,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"inspect", cmkwatch::cli::Inspect, "parse Azure log files and print normalized events as JSON Lines"},
     {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},
+    {"rules", cmkwatch::cli::Rules, "list the built-in CMK rules, their severities and what to do"},
     {"timeline", cmkwatch::cli::TimelineCommand, "print a resource's stored events in time order (table or JSON Lines)"},
     {"verify", cmkwatch::cli::Verify, "re-walk the timeline's hash chains; exit 4 naming the first broken one"},
 };

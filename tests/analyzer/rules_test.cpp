@@ -841,6 +841,25 @@ TEST(Rules, TheSameEventsGiveTheSameAlertIds) {
   EXPECT_EQ(first, run());
 }
 
+TEST(Rules, AlertsRoundTripThroughJson) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyDelete", KeyUri("cmk", ""), 200, kAdmin));
+  s.Feed(Audit(9, "KeyRecover", KeyUri("cmk", ""), 200, kAdmin));
+  const Alert a = s.Only("CMK001");
+  const std::string text = AlertToJson(a);
+  auto back = AlertFromJson(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, a);
+  const auto j = json::parse(text);
+  EXPECT_EQ(j["status"], "resolved");
+  EXPECT_EQ(j["severity"], "critical");
+  EXPECT_EQ(j["affected"][0], AccountId());
+  EXPECT_EQ(j["first_seen"], "2025-06-01T08:05:00Z");
+  EXPECT_FALSE(AlertFromJson("{\"id\": \"x\"}").ok());
+  EXPECT_FALSE(AlertFromJson("not json").ok());
+}
+
 TEST(Rules, EveryCatalogueRuleHasItsWords) {
   const auto& catalogue = RuleCatalogue();
   ASSERT_EQ(catalogue.size(), 19u);

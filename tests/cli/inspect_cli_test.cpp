@@ -27,11 +27,11 @@ struct CliRun {
 };
 
 // Runs the CLI with arguments (already shell-quoted), stdin from `input`.
-CliRun Inspect(const std::string& args, const std::string& input = "") {
+CliRun Cli(const std::string& args, const std::string& input = "") {
   const fs::path dir = fs::temp_directory_path() / ("cmkwatch-cli-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "stdin") << input;
-  const std::string cmd = std::string(CMKWATCH_CLI) + " inspect " + args + " <" + (dir / "stdin").string() + " >" +
+  const std::string cmd = std::string(CMKWATCH_CLI) + " " + args + " <" + (dir / "stdin").string() + " >" +
                           (dir / "stdout").string() + " 2>" + (dir / "stderr").string();
   const int status = std::system(cmd.c_str());
   CliRun r;
@@ -41,6 +41,8 @@ CliRun Inspect(const std::string& args, const std::string& input = "") {
   fs::remove_all(dir);
   return r;
 }
+
+CliRun Inspect(const std::string& args, const std::string& input = "") { return Cli("inspect " + args, input); }
 
 std::vector<Json> Lines(const std::string& text) {
   std::vector<Json> out;
@@ -158,6 +160,22 @@ TEST(KeygenCli, WritesAPrivateKeyPairAndNeverOverwrites) {
   EXPECT_EQ(WEXITSTATUS(status), 1) << "an existing key pair must not be overwritten";
   EXPECT_EQ(test::ReadFileOrFail(prefix + ".key_secret"), secret);
   fs::remove_all(dir);
+}
+
+// `cmkwatch rules`: the catalogue an operator configures against.
+TEST(RulesCli, ListsEveryRuleWithItsSeverities) {
+  const CliRun r = Cli("rules --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rules = Lines(r.out);
+  ASSERT_EQ(rules.size(), 19u);
+  EXPECT_EQ(rules[0]["id"], "CMK001");
+  EXPECT_EQ(rules[0]["severity_bound"], "critical");
+  EXPECT_EQ(rules[0]["severity_unbound"], "low");
+  EXPECT_TRUE(rules[5]["severity_unbound"].is_null());  // CMK006: only ever about a bound identity
+  EXPECT_EQ(rules[18]["id"], "CMK019");
+  const CliRun table = Cli("rules");
+  EXPECT_NE(table.out.find("CMK011  critical -        Rotation targets another vault"), std::string::npos) << table.out;
+  EXPECT_EQ(Cli("rules --bogus").exit_code, 2);
 }
 
 }  // namespace

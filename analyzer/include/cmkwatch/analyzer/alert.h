@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cmkwatch/common/event.h"
+#include "cmkwatch/common/status.h"
 
 namespace cmkwatch::analyzer {
 
@@ -61,5 +62,14 @@ struct AlertChange {
 };
 
 std::string_view ToString(AlertChange::Kind k);  // "opened", "updated", "resolved"
+
+// One JSON object on one line, the form `cmkwatch alerts` prints, the
+// database stores and the sinks send. Fields: id, rule, title, severity,
+// status, resource_id, subject?, affected[], operation, actor{object_id?,
+// app_id?, upn?, ip?}, time, first_seen, last_seen (RFC 3339 UTC), count,
+// evidence[], why, remediation, suppression?, resolved_at?, resolved_by?.
+std::string AlertToJson(const Alert& alert);
+// The inverse, for what AlertToJson wrote (InvalidArgument otherwise).
+Result<Alert> AlertFromJson(std::string_view json);
 
 }  // namespace cmkwatch::analyzer
