@@ -227,7 +227,8 @@ struct RuleEngine::Impl {
     std::string_view key;    // key name, "" when none
     bool fresh = true;  // false: older than the state it would change
     bool applied = false;  // it changed state
-    std::optional<AiState> prev;  // the AI resource before this event
+    std::optional<AiState> prev;     // the AI resource before this event
+    std::optional<AiState> attempt;  // what a started write would make of it
     std::vector<AlertChange>* out = nullptr;
   };
   using Rule = void (Impl::*)(Ctx&);
@@ -596,6 +597,15 @@ struct RuleEngine::Impl {
     if (!a) return;
     a->kind = e.resource_kind;
     c.prev = *a;
+    if (e.outcome == Outcome::kStarted && e.changes.account && e.time >= a->updated) {
+      // A write being attempted: what it would make of the resource, judged
+      // by the rules about attempts (CMK011, CMK012) but never stored:
+      // ARM may still refuse it.
+      AiState attempt = *a;
+      MergeAccount(attempt, *e.changes.account);
+      c.attempt = std::move(attempt);
+      return;
+    }
     if (!Applies(e)) return;
     const bool deleted = EndsWith(c.op, "/delete");
     if (!e.changes.account && !deleted) return;
@@ -608,42 +618,47 @@ struct RuleEngine::Impl {
       return;
     }
     a->deleted = false;
-    const AccountChanges& ch = *e.changes.account;
-    if (!ch.kind.empty()) a->account_kind = ch.kind;
-    if (!ch.location.empty()) a->location = ch.location;
-    if (!ch.tenant_id.empty()) a->tenant_id = ch.tenant_id;
-    if (!ch.key_source.empty()) a->key_source = ch.key_source;
+    MergeAccount(*a, *e.changes.account);
+    state.Reindex(a->id, *c.prev, *a);
+  }
+
+  // What an account/workspace body says, over what was known: a field the
+  // body leaves out keeps its value.
+  static void MergeAccount(AiState& a, const AccountChanges& ch) {
+    if (!ch.kind.empty()) a.account_kind = ch.kind;
+    if (!ch.location.empty()) a.location = ch.location;
+    if (!ch.tenant_id.empty()) a.tenant_id = ch.tenant_id;
+    if (!ch.key_source.empty()) a.key_source = ch.key_source;
     std::string vault;
     if (!ch.key_vault_uri.empty()) {
       vault = internal::VaultNameOfUri(ch.key_vault_uri);
     } else if (!ch.key_vault_arm_id.empty()) {
       vault = internal::VaultNameOfId(ch.key_vault_arm_id);
     }
-    if (!ch.key_vault_arm_id.empty()) a->vault_id = ch.key_vault_arm_id;
-    const std::string name = ch.key_name.empty() ? a->key_name : ch.key_name;
-    if (!vault.empty() && vault == a->vault && name == a->key_name && !ch.key_version.empty() &&
-        !a->key_version.empty() && ch.key_version != a->key_version) {
-      if (a->previous_versions.size() >= kMaxPreviousVersions) a->previous_versions.erase(a->previous_versions.begin());
-      a->previous_versions.push_back(a->key_version);
-    } else if (!vault.empty() && (vault != a->vault || name != a->key_name)) {
-      a->previous_versions.clear();
+    if (!ch.key_vault_arm_id.empty()) a.vault_id = ch.key_vault_arm_id;
+    const std::string name = ch.key_name.empty() ? a.key_name : ch.key_name;
+    if (!vault.empty() && vault == a.vault && name == a.key_name && !ch.key_version.empty() &&
+        !a.key_version.empty() && ch.key_version != a.key_version) {
+      if (a.previous_versions.size() >= kMaxPreviousVersions) a.previous_versions.erase(a.previous_versions.begin());
+      a.previous_versions.push_back(a.key_version);
+    } else if (!vault.empty() && (vault != a.vault || name != a.key_name)) {
+      a.previous_versions.clear();
     }
-    if (!vault.empty()) a->vault = vault;
-    if (!ch.key_name.empty()) a->key_name = ch.key_name;
-    if (!ch.key_version.empty() || !vault.empty()) a->key_version = ch.key_version;
+    if (!vault.empty()) a.vault = vault;
+    if (!ch.key_name.empty()) a.key_name = ch.key_name;
+    if (!ch.key_version.empty() || !vault.empty()) a.key_version = ch.key_version;
     if (!ch.identity_type.empty()) {
-      a->identity_type = ch.identity_type;
+      a.identity_type = ch.identity_type;
       if (ch.identity_type == "None") {
-        a->principal_id.clear();
-        a->learned_principals.clear();
+        a.principal_id.clear();
+        a.learned_principals.clear();
       }
     }
-    if (!ch.principal_id.empty()) a->principal_id = ch.principal_id;
-    if (!ch.identity_client_id.empty() && ch.identity_client_id != a->identity_client_id) {
-      a->identity_client_id = ch.identity_client_id;
-      a->learned_principals.clear();
+    if (!ch.principal_id.empty()) a.principal_id = ch.principal_id;
+    if (!ch.identity_client_id.empty() && ch.identity_client_id != a.identity_client_id) {
+      a.identity_client_id = ch.identity_client_id;
+      a.learned_principals.clear();
     }
-    state.Reindex(a->id, *c.prev, *a);
   }
 
   static bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -941,6 +956,10 @@ struct RuleEngine::Impl {
   }
 
   void AiWrite(Ctx& c) {  // CMK010, 011, 012, 013, 014, 015, 017's bookkeeping, 018, 019
+    if (c.attempt && c.prev) {
+      AttemptedWrite(c, *c.prev, *c.attempt);
+      return;
+    }
     if (!c.applied || !c.prev) return;
     const AiState& before = *c.prev;
     const AiState* now = state.FindAi(c.e.resource_id);
@@ -954,23 +973,7 @@ struct RuleEngine::Impl {
     }
     Clear(c, "CMK019", id, "");
 
-    // CMK011: the binding moved to another vault; resolves when it is back
-    // in the original one (the open alert's subject), and a further move
-    // keeps that original.
-    if (before.Cmk() && now->Cmk() && now->vault != before.vault) {
-      std::string original = before.vault;
-      for (const Alert* a : OpenOn("CMK011", id)) original = a->subject;
-      if (original == now->vault) {
-        ClearWhere(c, "CMK011", id, [&](const std::string& subject) { return subject == now->vault; });
-      } else {
-        Raise(c, "CMK011", id, original, true, self, "from " + original + " to " + now->vault);
-      }
-    }
-
-    // CMK012: customer-managed to Microsoft-managed.
-    if (before.key_source == "Microsoft.KeyVault" && now->key_source == "Microsoft.CognitiveServices") {
-      Raise(c, "CMK012", id, "", true, self);
-    }
+    AttemptedWrite(c, before, *now);
 
     // CMK013: identity removed or replaced while CMK is active.
     if (before.Cmk() && !before.principal_id.empty()) {
@@ -1030,6 +1033,30 @@ struct RuleEngine::Impl {
     if (before.Cmk() && before.vault == now->vault && before.key_name == now->key_name &&
         !before.key_version.empty() && !now->key_version.empty() && before.key_version != now->key_version) {
       Raise(c, "CMK018", id, "", true, self, "version " + now->key_version);
+    }
+  }
+
+  // CMK011 and CMK012 judge what a write does or tries to do: a started
+  // write that would move the key to another vault is the alert, whether
+  // or not ARM lets it through.
+  void AttemptedWrite(Ctx& c, const AiState& before, const AiState& now) {
+    const std::string& id = now.id;
+    const std::vector<std::string> self = {id};
+    // CMK011: the binding moved to another vault; resolves when it is back
+    // in the original one (the open alert's subject), and a further move
+    // keeps that original.
+    if (before.Cmk() && now.Cmk() && now.vault != before.vault) {
+      std::string original = before.vault;
+      for (const Alert* a : OpenOn("CMK011", id)) original = a->subject;
+      if (original == now.vault) {
+        if (c.applied) ClearWhere(c, "CMK011", id, [&](const std::string& subject) { return subject == now.vault; });
+      } else {
+        Raise(c, "CMK011", id, original, true, self, "from " + original + " to " + now.vault);
+      }
+    }
+    // CMK012: customer-managed to Microsoft-managed.
+    if (before.key_source == "Microsoft.KeyVault" && now.key_source == "Microsoft.CognitiveServices") {
+      Raise(c, "CMK012", id, "", true, self);
     }
   }
 

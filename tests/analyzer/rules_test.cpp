@@ -477,6 +477,27 @@ TEST(Cmk011, RotatingToAKeyInAnotherVaultIsCriticalAndMovingBackResolves) {
   EXPECT_EQ(s.Only("CMK011").status, AlertStatus::kResolved);
 }
 
+// The Started record of a write (its request body): ARM has not answered,
+// and nothing is stored as state, but an attempt to rotate to another
+// vault is the alert.
+std::string Started(int minute, const std::string& resource, const std::string& operation, const json& body) {
+  json r = json::parse(Activity(minute, resource, operation));
+  r["resultType"] = "Start";
+  r["resultSignature"] = "Started.";
+  r["properties"] = {{"statusCode", "Started"}, {"requestbody", body.dump()}};
+  return r.dump();
+}
+
+TEST(Cmk011, AnAttemptToRotateToAnotherVaultIsAlreadyTheAlertButChangesNoState) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Started(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-elsewhere")));
+  EXPECT_EQ(s.Only("CMK011").status, AlertStatus::kOpen);
+  // The binding is still the original vault.
+  EXPECT_EQ(s.engine().AffectedByVault("kv-cmk"), std::vector<std::string>{AccountId()});
+  EXPECT_TRUE(s.engine().AffectedByVault("kv-elsewhere").empty());
+}
+
 TEST(Cmk011, AnInVaultRotationIsOnlyANotice) {
   Scenario s;
   s.BindAccount();
