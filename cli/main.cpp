@@ -16,7 +16,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"alerts", cmkwatch::cli::Alerts, "print the alerts the rules raised (table or JSON Lines)"},
     {"inspect", cmkwatch::cli::Inspect, "parse Azure log files and print normalized events as JSON Lines"},
+    {"inventory", cmkwatch::cli::Inventory, "import ARM snapshots (az ... show) so the rules know the estate"},
     {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},
     {"rules", cmkwatch::cli::Rules, "list the built-in CMK rules, their severities and what to do"},
     {"timeline", cmkwatch::cli::TimelineCommand, "print a resource's stored events in time order (table or JSON Lines)"},

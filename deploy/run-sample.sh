@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # README command one: install what is missing, build (release), and run the
 # main job on the bundled sample data:
-#   1. cmkwatch-analyzer on a fresh timeline (out/sample/timeline.db),
-#   2. cmkwatch-collector following samples/ and sending to it over ZeroMQ,
-#   3. wait until every sample event is stored,
-#   4. print the timeline of the sample vault and `cmkwatch verify`,
-#   5. stop both with SIGTERM, as systemd would.
+#   1. `cmkwatch inventory import` seeds a fresh timeline (out/sample/timeline.db)
+#      with the estate's ARM snapshots, as a new deployment would,
+#   2. cmkwatch-analyzer on it (its rules start from that state),
+#   3. cmkwatch-collector following samples/ and sending to it over ZeroMQ,
+#   4. wait until every sample event is stored,
+#   5. print the timeline of the sample vault, `cmkwatch verify`, and the
+#      alerts the incident raised,
+#   6. stop both with SIGTERM, as systemd would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +26,8 @@ vault=/subscriptions/7d1c2b3a-0000-4000-8000-00000000c0de/resourcegroups/rg-ai-p
 # What the collector should deliver: every record the parsers accept.
 "$bin/cli/cmkwatch" inspect samples/ > "$out/sample-events.jsonl"
 expected=$(wc -l < "$out/sample-events.jsonl")
+
+"$bin/cli/cmkwatch" inventory import --db "$out/timeline.db" samples/inventory
 
 "$bin/analyzer/cmkwatch-analyzer" --db "$out/timeline.db" --bind "$endpoint" --http "" 2> "$out/analyzer.log" &
 analyzer=$!
@@ -54,6 +59,9 @@ echo "== $stored events from samples/ stored in $out/timeline.db. Timeline of th
 echo
 echo "== cmkwatch verify --db $out/timeline.db"
 "$bin/cli/cmkwatch" verify --db "$out/timeline.db"
+echo
+echo "== cmkwatch alerts --db $out/timeline.db --status all   (what the rules raised; cmkwatch rules lists them)"
+"$bin/cli/cmkwatch" alerts --db "$out/timeline.db" --status all
 
 trap - EXIT
 stop

@@ -1,6 +1,7 @@
 // The analyzer's service loop: receive a batch, store it in one transaction,
 // acknowledge it. Nothing else happens between a receive and its ack, so the
-// ack can only ever follow a commit.
+// ack can only ever follow a commit. Inside that transaction the rules judge
+// each newly stored event, and the alert changes they make commit with it.
 #include "cmkwatch/analyzer/analyzer.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include <filesystem>
 
@@ -30,6 +32,36 @@ constexpr size_t kMaxGroupBatches = 64;
 constexpr size_t kMaxGroupEvents = 20'000;
 // Collectors whose spool status is tracked, at most.
 constexpr size_t kMaxCollectors = 10'000;
+// How often the time-based rule checks (CMK016's silence window) run; the
+// first runs one interval after start, so a replayed history is not judged
+// silent before live events had a chance to arrive.
+constexpr auto kTickInterval = std::chrono::seconds(60);
+
+#define CMK_ANALYZER_RETURN_IF_ERROR(expr) \
+  do {                                     \
+    ::cmkwatch::Status cmk_s_ = (expr);    \
+    if (!cmk_s_.ok()) return cmk_s_;       \
+  } while (0)
+
+// Gives newly stored events to the rules, inside the timeline's
+// transaction, and keeps what they changed for logging after the commit.
+class RulesHook : public StoredEventsHook {
+ public:
+  explicit RulesHook(RuleEngine& engine) : engine_(engine) {}
+  std::vector<AlertChange> OnStored(const std::vector<const Event*>& events) override {
+    std::vector<AlertChange> out;
+    for (const Event* e : events) {
+      for (AlertChange& c : engine_.Process(*e)) out.push_back(std::move(c));
+    }
+    pending_.insert(pending_.end(), out.begin(), out.end());
+    return out;
+  }
+  std::vector<AlertChange> TakePending() { return std::exchange(pending_, {}); }
+
+ private:
+  RuleEngine& engine_;
+  std::vector<AlertChange> pending_;
+};
 
 }  // namespace
 
@@ -38,6 +70,7 @@ struct Metrics {
   std::array<metrics::Counter, 4> received, stored, duplicates;  // by Event::source
   metrics::Counter quarantined, batches, resent, refused, store_errors;
   metrics::Histogram commit_seconds;  // receive → commit → ack, per batch
+  std::array<metrics::Counter, 3> alert_changes;  // by AlertChange::Kind
 };
 
 struct Analyzer::Impl {
@@ -50,6 +83,9 @@ struct Analyzer::Impl {
   std::unique_ptr<http::Server> http;
   std::atomic<bool> stop{false};
   std::chrono::steady_clock::time_point next_retention;
+  std::chrono::steady_clock::time_point next_tick = std::chrono::steady_clock::now() + kTickInterval;
+  RuleEngine engine;
+  RulesHook hook{engine};
 
   mutable std::mutex stats_mu;
   AnalyzerStats stats;
@@ -60,7 +96,95 @@ struct Analyzer::Impl {
   };
   std::map<std::string, CollectorState> collectors;  // guarded by stats_mu
 
-  Impl(const AnalyzerOptions& o, log::Logger& l) : options(o), logger(l) {}
+  Impl(const AnalyzerOptions& o, log::Logger& l) : options(o), logger(l), engine(o.rules) {}
+
+  // The rules' state is what the stored events say: every event, in the
+  // order it was stored, through a fresh engine. Run at start and after a
+  // failed commit (whose events the engine saw but the file did not keep).
+  Status RebuildRules() {
+    engine = RuleEngine(options.rules);
+    uint64_t events = 0;
+    Status st = timeline->ForEachEvent([&](const Event& e) {
+      (void)engine.Process(e);
+      ++events;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    hook.TakePending();
+    // The alerts table follows the engine: alerts the replay found that the
+    // table lacks or holds in another state (events imported while no
+    // analyzer ran, e.g. `cmkwatch inventory import`) are written now, as
+    // changes the sinks will deliver.
+    auto stored = timeline->Alerts(std::nullopt, kMaxQueryEvents);
+    if (!stored.ok()) return stored.status();
+    std::map<std::string, const Alert*> by_id;
+    for (const Alert& a : *stored) by_id.emplace(a.id, &a);
+    std::vector<AlertChange> changes;
+    size_t open = 0;
+    for (const Alert& a : engine.Alerts()) {
+      open += a.status != AlertStatus::kResolved;
+      auto it = by_id.find(a.id);
+      if (it != by_id.end() && *it->second == a) continue;
+      const bool resolved = a.status == AlertStatus::kResolved;
+      const auto kind = it == by_id.end() && !resolved ? AlertChange::Kind::kOpened
+                        : resolved                     ? AlertChange::Kind::kResolved
+                                                       : AlertChange::Kind::kUpdated;
+      changes.push_back({kind, a});
+    }
+    if (!changes.empty()) {
+      CMK_ANALYZER_RETURN_IF_ERROR(timeline->StoreAlertChanges(changes, WallNs()));
+      Announce(changes);
+    }
+    logger.Info("rules ready", {{"events_replayed", events},
+                                {"alerts_not_resolved", static_cast<uint64_t>(open)},
+                                {"alert_changes_caught_up", static_cast<uint64_t>(changes.size())}});
+    return Status::Ok();
+  }
+
+  void AfterFailedStore() {
+    hook.TakePending();
+    if (Status st = RebuildRules(); !st.ok()) {
+      logger.Error("rules could not be rebuilt from the timeline", {{"error", st.ToString()}});
+    }
+  }
+
+  // Alert changes, once committed: a log line each (the sinks of issue 5
+  // read the same changes from the alert_changes table).
+  void Announce(const std::vector<AlertChange>& changes) {
+    for (const AlertChange& c : changes) {
+      m.alert_changes[static_cast<size_t>(c.kind)].Inc();
+      const Alert& a = c.alert;
+      const log::Fields fields = {{"alert", a.id},
+                                  {"rule", a.rule},
+                                  {"severity", ToString(a.severity)},
+                                  {"status", ToString(a.status)},
+                                  {"resource", a.resource_id},
+                                  {"affected", static_cast<uint64_t>(a.affected.size())},
+                                  {"count", a.count},
+                                  {"title", a.title}};
+      const std::string what = "alert " + std::string(ToString(c.kind));
+      if (c.kind == AlertChange::Kind::kUpdated || a.status == AlertStatus::kSuppressed ||
+          a.severity <= Severity::kLow) {
+        logger.Info(what, fields);
+      } else {
+        logger.Warning(what, fields);
+      }
+    }
+  }
+
+  void MaybeTick() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_tick) return;
+    next_tick = now + kTickInterval;
+    auto changes = engine.Tick(WallNs());
+    if (changes.empty()) return;
+    if (Status st = timeline->StoreAlertChanges(changes, WallNs()); !st.ok()) {
+      logger.Error("alert changes not stored", {{"error", st.ToString()}});
+      AfterFailedStore();
+      return;
+    }
+    Announce(changes);
+  }
 
   void Count(void (*update)(AnalyzerStats&)) {
     std::lock_guard lock(stats_mu);
@@ -110,17 +234,22 @@ struct Analyzer::Impl {
     batches.reserve(group.size());
     for (const auto& r : group) batches.push_back(&r.batch);
     const int64_t now = WallNs();
-    auto stored = timeline->InsertBatches(batches, now);
+    auto stored = timeline->InsertBatches(batches, now, &hook);
     if (stored.ok()) {
       for (size_t i = 0; i < group.size(); ++i) Acknowledge(group[i], (*stored)[i]);
+      Announce(hook.TakePending());
     } else if (group.size() == 1) {
+      AfterFailedStore();
       NotStored(group[0], stored.status());
     } else {
+      AfterFailedStore();
       for (auto& r : group) {
-        auto one = timeline->InsertBatch(r.batch, now);
+        auto one = timeline->InsertBatches({&r.batch}, now, &hook);
         if (one.ok()) {
-          Acknowledge(r, *one);
+          Acknowledge(r, one->front());
+          Announce(hook.TakePending());
         } else {
+          AfterFailedStore();
           NotStored(r, one.status());
         }
       }
@@ -208,6 +337,13 @@ struct Analyzer::Impl {
       auto r = registry.AddCounter(c.name, c.help);
       if (!r.ok()) return r.status();
       *c.out = *r;
+    }
+    static constexpr std::string_view kChanges[] = {"opened", "updated", "resolved"};
+    for (size_t i = 0; i < 3; ++i) {
+      auto c = registry.AddCounter("cmkwatch_alert_changes_total", "Alert lifecycle changes committed.",
+                                   {{"change", std::string(kChanges[i])}});
+      if (!c.ok()) return c.status();
+      m.alert_changes[i] = *c;
     }
     auto h = registry.AddHistogram("cmkwatch_ack_latency_seconds",
                                    "From a batch's arrival to its acknowledgement (decode, commit, ack).",
@@ -319,6 +455,7 @@ Result<std::unique_ptr<Analyzer>> Analyzer::Start(const AnalyzerOptions& options
   auto timeline = Timeline::Open(options.db_path, options.timeline);
   if (!timeline.ok()) return timeline.status();
   impl->timeline = std::move(*timeline);
+  if (Status st = impl->RebuildRules(); !st.ok()) return st;
   auto server = transport::Server::Bind(options.bind, options.link);
   if (!server.ok()) return server.status();
   impl->server = std::move(*server);
@@ -360,6 +497,7 @@ Status Analyzer::Run() {
     }
     s.StoreGroup(group);
     s.MaybeRetain();
+    s.MaybeTick();
   }
   if (s.http) s.http->Stop();
   const AnalyzerStats final_stats = Stats();

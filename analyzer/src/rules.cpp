@@ -229,6 +229,7 @@ struct RuleEngine::Impl {
     bool applied = false;  // it changed state
     std::optional<AiState> prev;     // the AI resource before this event
     std::optional<AiState> attempt;  // what a started write would make of it
+    bool regrade = false;  // re-judging state on a binding change: no new evidence
     std::vector<AlertChange>* out = nullptr;
   };
   using Rule = void (Impl::*)(Ctx&);
@@ -334,6 +335,19 @@ struct RuleEngine::Impl {
     if (!severity) return;
     const Event& e = c.e;
     std::string key = LifecycleKey(rule, resource, subject);
+    if (c.regrade) {
+      // The event is not evidence of the condition (a binding that appeared
+      // later): only the open alert's severity and blast radius follow it.
+      auto it = active.find(key);
+      if (it == active.end()) return;
+      Alert& a = alerts[it->second];
+      std::sort(affected.begin(), affected.end());
+      if (a.severity == *severity && a.affected == affected) return;
+      a.severity = *severity;
+      a.affected = std::move(affected);
+      c.out->push_back({AlertChange::Kind::kUpdated, a});
+      return;
+    }
     if (auto it = active.find(key); it != active.end()) {
       Alert& a = alerts[it->second];
       ++a.count;
@@ -392,6 +406,7 @@ struct RuleEngine::Impl {
   // event as the evidence. An event older than the alert's latest evidence
   // resolves nothing.
   void Clear(Ctx& c, std::string_view rule, const std::string& resource, std::string_view subject) {
+    if (c.regrade) return;  // not evidence of anything
     auto it = active.find(LifecycleKey(rule, resource, subject));
     if (it == active.end()) return;
     Alert& a = alerts[it->second];
@@ -995,10 +1010,13 @@ struct RuleEngine::Impl {
 
     if (!now->Cmk()) return;
 
-    // A new binding makes the vault's open posture alerts bound ones.
+    // A new binding makes the vault's open posture alerts bound ones (the
+    // account write is not evidence of the vault's posture: re-grade only).
     if (!before.Cmk() || before.vault != now->vault) {
       if (const VaultState* v = state.FindVault(now->vault); v && !v->id.empty()) {
+        c.regrade = true;
         JudgePosture(c, *v, v->acls.has_value(), v->soft_delete.has_value(), v->body_seen);
+        c.regrade = false;
       }
     }
 

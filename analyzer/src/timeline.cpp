@@ -9,6 +9,7 @@
 
 #include "body_codec.h"
 #include "cmkwatch/common/hash.h"
+#include "alert_store.h"
 #include "sqlite/sqlite.h"
 
 namespace cmkwatch::analyzer {
@@ -274,6 +275,7 @@ struct Timeline::Impl {
   BodyCodec codec;
   std::string compressed;  // body buffer, reused
   Statement insert_dictionary, select_dictionary;
+  internal::AlertStore alerts;
 
   Status PrepareAll();
   Status CreateOrCheckSchema(const std::string& path);
@@ -283,7 +285,9 @@ struct Timeline::Impl {
   Status MaybeTrainDictionary();
   Result<std::string> LoadDictionary(uint32_t id);
   // Stores one batch inside the caller's open transaction.
-  Result<BatchResult> StoreBatch(const wire::Batch& batch, int64_t received_ns);
+  // `stored`, when given, receives the events stored for the first time.
+  Result<BatchResult> StoreBatch(const wire::Batch& batch, int64_t received_ns,
+                                 std::vector<const Event*>* stored = nullptr);
   Status Fail(VerifyReport& report, ChainProblem problem, const Statement* row, std::string resource_id,
               std::string detail);
   Status CheckRow(Statement& row, Walk& walk, VerifyReport& report);
@@ -394,6 +398,9 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   CMK_RETURN_IF_ERROR(impl->db.Exec("PRAGMA cache_size = -65536"));
   CMK_RETURN_IF_ERROR(impl->CreateOrCheckSchema(path));
   CMK_RETURN_IF_ERROR(impl->PrepareAll());
+  // The alert tables came after schema version 1; a timeline without them
+  // gets them here (CREATE ... IF NOT EXISTS), nothing else changes.
+  CMK_RETURN_IF_ERROR(impl->alerts.Open(impl->db));
   if (options.compress) {
     // Go on compressing with the file's dictionary, when it has one.
     auto latest = impl->db.Prepare(kLatestDictionary);
@@ -428,7 +435,8 @@ size_t SourceIndex(Source s) {
   return i < 4 ? i : 0;
 }
 
-Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t received_ns) {
+Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t received_ns,
+                                               std::vector<const Event*>* stored) {
   Impl& m = *this;
   // The wire decoder bounds these already; InsertBatch is also called
   // directly (replay, tests), so the bounds are checked again.
@@ -506,6 +514,7 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     }
     ++result.stored;
     ++result.stored_by_source[SourceIndex(e.source)];
+    if (stored != nullptr) stored->push_back(&e);
     head.last_seq = sqlite3_last_insert_rowid(m.db.get());
     head.last_hash = std::move(hash);
     ++head.length;
@@ -596,19 +605,57 @@ Result<BatchResult> Timeline::InsertBatch(const wire::Batch& batch, int64_t rece
 }
 
 Result<std::vector<BatchResult>> Timeline::InsertBatches(const std::vector<const wire::Batch*>& batches,
-                                                         int64_t received_ns) {
+                                                         int64_t received_ns, StoredEventsHook* hook) {
   CMK_RETURN_IF_ERROR(impl_->MaybeTrainDictionary());
   std::vector<BatchResult> results;
   results.reserve(batches.size());
   sqlite::Transaction tx(impl_->db);
   CMK_RETURN_IF_ERROR(tx.Begin());
+  std::vector<const Event*> stored;
   for (const wire::Batch* b : batches) {
-    auto r = impl_->StoreBatch(*b, received_ns);
+    stored.clear();
+    auto r = impl_->StoreBatch(*b, received_ns, hook != nullptr ? &stored : nullptr);
     if (!r.ok()) return r.status();
     results.push_back(*r);
+    if (hook != nullptr && !stored.empty()) {
+      CMK_RETURN_IF_ERROR(impl_->alerts.Write(hook->OnStored(stored), received_ns));
+    }
   }
   CMK_RETURN_IF_ERROR(tx.Commit());
   return results;
+}
+
+Status Timeline::ForEachEvent(const std::function<Status(const Event&)>& fn) {
+  Impl& m = *impl_;
+  Statement& q = m.scan_all;
+  Statement::Scope scope(q);
+  for (;;) {
+    auto row = q.Step("reading events");
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    const std::string where =
+        "row " + std::to_string(q.ColumnInt(kColSeq)) + " (event " + std::string(q.ColumnText(kColEventId)) + ")";
+    auto bytes = m.codec.Decode(q.ColumnInt(kColCodec), q.ColumnInt(kColBodySize), q.ColumnBlob(kColBody),
+                                kMaxStoredEventBytes);
+    if (!bytes.ok()) return Status::Corruption(where + ": " + bytes.status().message() + "; run verify");
+    auto event = DecodeEventBytes(*bytes);
+    if (!event.ok()) return Status::Corruption(where + ": " + event.status().message() + "; run verify");
+    CMK_RETURN_IF_ERROR(fn(*event));
+  }
+}
+
+Status Timeline::StoreAlertChanges(const std::vector<AlertChange>& changes, int64_t now_ns) {
+  sqlite::Transaction tx(impl_->db);
+  CMK_RETURN_IF_ERROR(tx.Begin());
+  CMK_RETURN_IF_ERROR(impl_->alerts.Write(changes, now_ns));
+  return tx.Commit();
+}
+
+Result<std::vector<Alert>> Timeline::Alerts(std::optional<AlertStatus> status, size_t limit) {
+  if (limit == 0 || limit > kMaxQueryEvents) {
+    return Status::InvalidArgument("limit must be 1.." + std::to_string(kMaxQueryEvents));
+  }
+  return impl_->alerts.Read(status, limit);
 }
 
 // ---- Verification -----------------------------------------------------------

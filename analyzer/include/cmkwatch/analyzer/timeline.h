@@ -52,10 +52,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cmkwatch/analyzer/alert.h"
 #include "cmkwatch/common/event.h"
 #include "cmkwatch/common/status.h"
 #include "cmkwatch/common/wire.h"
@@ -123,6 +126,13 @@ struct TimelineStats {
   uint64_t pruned = 0;       // events removed by retention
 };
 
+// See InsertBatches.
+class StoredEventsHook {
+ public:
+  virtual ~StoredEventsHook() = default;
+  virtual std::vector<AlertChange> OnStored(const std::vector<const Event*>& events) = 0;
+};
+
 class Timeline {
  public:
   ~Timeline();
@@ -145,8 +155,24 @@ class Timeline {
   // if each had been inserted in turn; one result per batch, in order. Any
   // error rolls back all of them — the caller may then insert them one by
   // one to find which one is refused.
+  // With a hook, the hook is told after each batch which of its events were
+  // stored for the first time (batch order), and the alert changes it
+  // returns are stored in the same transaction (the alerts tables): an
+  // alert commits with its evidence or not at all.
   Result<std::vector<BatchResult>> InsertBatches(const std::vector<const wire::Batch*>& batches,
-                                                 int64_t received_ns);
+                                                 int64_t received_ns, StoredEventsHook* hook = nullptr);
+
+  // Every stored event in the order it was stored (seq), decoded: what the
+  // analyzer replays into its rules at start. Stops at the first error
+  // `fn` returns.
+  Status ForEachEvent(const std::function<Status(const Event&)>& fn);
+
+  // Alert changes that no batch carried (the rules' time-based checks), in
+  // their own transaction.
+  Status StoreAlertChanges(const std::vector<AlertChange>& changes, int64_t now_ns);
+
+  // Stored alerts, ordered by first seen; only `status` when given.
+  Result<std::vector<Alert>> Alerts(std::optional<AlertStatus> status, size_t limit);
 
   // Re-walks every chain from its start (or its retention anchor) in seq
   // order, recomputing each hash from the stored bytes and checking every
