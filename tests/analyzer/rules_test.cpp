@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "cmkwatch/analyzer/rules.h"
+#include "cmkwatch/collector/reader.h"
 #include "cmkwatch/common/resource_id.h"
 #include "test_support.h"
 
@@ -709,6 +711,72 @@ TEST(Cmk019, DeletingAnAccountWithoutCmkIsNothing) {
                   AccountBody("", "", "", kIdentity, "Microsoft.CognitiveServices")));
   s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/DELETE"));
   EXPECT_EQ(s.Rules(), kNone);
+}
+
+// The hand-made fixture files (tests/fixtures/*/README.md), whole, through
+// the parsers and the engine: the rules fire on each published form.
+// Read with the collector's reader (any framing), every record parsed.
+void FeedFixture(RuleEngine& engine, std::string_view relative) {
+  struct Feed final : collector::RecordHandler {
+    explicit Feed(RuleEngine& e) : engine(e) {}
+    void OnEvent(Event&& e, const collector::RecordLocation&) override { (void)engine.Process(e); }
+    void OnQuarantine(QuarantineEntry&& q) override { ADD_FAILURE() << q.path << ": " << q.reason; }
+    RuleEngine& engine;
+  } feed(engine);
+  collector::ReadStats stats;
+  const Status st = collector::ReadPath(test::FixtureFile(relative).string(), {}, feed, stats);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GT(stats.events, 0u) << relative;
+}
+
+TEST(RulesOnFixtures, ActivityLogExportRecordsRaiseFirewallRevocationVaultDeletionAndBlindSpot) {
+  RuleEngine engine;
+  FeedFixture(engine, "activity/export_ai_account_write_system.json");  // the binding
+  FeedFixture(engine, "activity/export_vault_write.json");
+  FeedFixture(engine, "activity/export_access_policy_remove.json");
+  FeedFixture(engine, "activity/export_role_assignment_delete.json");
+  FeedFixture(engine, "activity/export_vault_delete.json");
+  FeedFixture(engine, "activity/export_diagnostic_setting_delete.json");
+  const std::string account = "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourcegroups/rg-ai-foundry/"
+                              "providers/microsoft.cognitiveservices/accounts/aif-contoso-demo";
+  std::map<std::string, Alert> by_rule;
+  for (const Alert& a : engine.Alerts()) {
+    EXPECT_TRUE(by_rule.emplace(a.rule, a).second) << "two alerts of " << a.rule;
+  }
+  ASSERT_EQ(by_rule.size(), 4u) << [&] {
+    std::string rules;
+    for (const auto& [r, a] : by_rule) rules += r + " ";
+    return rules;
+  }();
+  // The access policy removal and then the role assignment deletion: one
+  // identity losing its access twice over is one alert, counted twice.
+  EXPECT_EQ(by_rule["CMK005"].severity, Severity::kCritical);
+  EXPECT_EQ(by_rule["CMK005"].count, 2u);
+  EXPECT_EQ(by_rule["CMK005"].subject, "00000000-0000-0000-0000-0000000000c1");
+  EXPECT_EQ(by_rule["CMK004"].severity, Severity::kCritical);
+  EXPECT_EQ(by_rule["CMK016"].severity, Severity::kHigh);
+  // The vault write's firewall: defaultAction Deny, bypass None.
+  EXPECT_EQ(by_rule["CMK007"].severity, Severity::kHigh);
+  for (const auto& [rule, a] : by_rule) EXPECT_EQ(a.affected, std::vector<std::string>{account}) << rule;
+}
+
+// The same Key Vault audit story as exported to Storage (AuditEvent), as
+// Log Analytics AzureDiagnostics rows and as AZKVAuditLogs rows: the
+// identity that unwrapped successfully is refused, and that is CMK006 in
+// every form.
+TEST(RulesOnFixtures, AnOutageIsSeenInEveryKeyVaultAuditForm) {
+  for (const char* fixture :
+       {"kvaudit/PT1H.json", "azurediagnostics/keyvault_auditevent.json", "kvaudit/azkvauditlogs.json"}) {
+    RuleEngine engine;
+    FeedFixture(engine, fixture);
+    std::vector<Alert> outages;
+    for (const Alert& a : engine.Alerts()) {
+      if (a.rule == "CMK006") outages.push_back(a);
+    }
+    ASSERT_EQ(outages.size(), 1u) << fixture;
+    EXPECT_EQ(outages[0].subject, "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9") << fixture;
+    EXPECT_EQ(outages[0].severity, Severity::kCritical) << fixture;
+  }
 }
 
 // A benign day ----------------------------------------------------------
