@@ -133,10 +133,18 @@ Result<std::string> ReadKeyFile(const std::string& path, bool secret) {
   if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     return Status::InvalidArgument(path + ": secret key is readable by group or others (chmod 600 it)");
   }
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string key = ss.str();
+  // A key file is 40 characters and a line end; read at most a little more,
+  // so a path that names /dev/zero or a log file cannot eat memory.
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
+  constexpr size_t kMaxKeyFileBytes = 256;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError(path + ": cannot be read");
+  std::string key(kMaxKeyFileBytes + 1, '\0');
+  in.read(key.data(), static_cast<std::streamsize>(key.size()));
+  key.resize(static_cast<size_t>(in.gcount()));
+  if (key.size() > kMaxKeyFileBytes) {
+    return Status::InvalidArgument(path + ": not a 40-character Z85 CURVE key (the file is too large)");
+  }
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
   while (!key.empty() && (key.front() == ' ' || key.front() == '\n')) key.erase(0, 1);
   if (!ValidKey(key)) {

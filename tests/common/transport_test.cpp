@@ -325,6 +325,16 @@ TEST(TransportCurve, KeyFilesAreWrittenPrivatelyAndCheckedOnRead) {
   auto bad = ReadKeyFile(dir + "/bad.key", false);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().find("not-a-key-but"), std::string::npos) << "key file content echoed";
+
+  // A path that names something else entirely is refused without reading
+  // it whole: a large file, or a device.
+  std::ofstream(dir + "/huge.key") << pair->public_key << std::string(1 << 20, ' ');
+  auto huge = ReadKeyFile(dir + "/huge.key", false);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("too large"), std::string::npos) << huge.status().ToString();
+  auto device = ReadKeyFile("/dev/zero", false);
+  ASSERT_FALSE(device.ok());
+  EXPECT_NE(device.status().message().find("not a regular file"), std::string::npos) << device.status().ToString();
   std::filesystem::remove_all(dir);
 }
 
