@@ -223,7 +223,9 @@ class TimelineVerifyCli : public ::testing::Test {
   }
   // A resource's rows in chain (insertion) order.
   std::vector<int64_t> ChainRows(const std::string& resource_id) {
-    return RawDb(db_).Ints("SELECT seq FROM events WHERE resource_id = ?1 ORDER BY seq", resource_id);
+    return RawDb(db_).Ints(
+        "SELECT seq FROM events WHERE resource = (SELECT id FROM resources WHERE resource_id = ?1) ORDER BY seq",
+        resource_id);
   }
   std::string EventIdOfRow(int64_t seq) { return RawDb(db_).Blob("SELECT event_id FROM events WHERE seq = ?1", seq); }
 
