@@ -7,8 +7,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include <openssl/evp.h>
+
 #include "body_codec.h"
-#include "cmkwatch/common/hash.h"
 #include "sqlite/sqlite.h"
 
 namespace cmkwatch::analyzer {
@@ -193,8 +194,6 @@ constexpr const char* kRowOfResource = "SELECT 1 FROM events WHERE seq = ?1 AND 
 // (~250 bytes each): past this the cache starts again, heads flushed first.
 constexpr size_t kMaxCachedResources = 65'536;
 
-std::string_view AsBytes(const Sha256Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
-
 std::string Hex(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -207,13 +206,56 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
-// hash = SHA-256(prev || bytes); `scratch` is reused so a batch does not
-// allocate per event.
-std::string ChainHash(std::string_view prev, std::string_view bytes, std::string& scratch) {
-  scratch.assign(prev);
-  scratch.append(bytes);
-  return std::string(AsBytes(Sha256(scratch)));
-}
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct MdFree {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+
+// SHA-256 through one fetched algorithm and one reused context. OpenSSL 3's
+// one-shot SHA256() fetches the algorithm and allocates a context on every
+// call, which for the dedup key's 50 bytes costs more than the hashing; and
+// hashing prev and the bytes as two updates needs no concatenated copy.
+class Sha256Context {
+ public:
+  // *out becomes SHA-256(a || b), 32 bytes (its buffer is reused).
+  Status Digest(std::string_view a, std::string_view b, std::string* out) {
+    if (!ctx_) {
+      md_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+      ctx_.reset(EVP_MD_CTX_new());
+      if (!md_ || !ctx_) {
+        ctx_.reset();
+        return Status::Internal("OpenSSL has no SHA-256");
+      }
+    }
+    out->resize(kHashBytes);
+    unsigned int n = 0;
+    if (EVP_DigestInit_ex2(ctx_.get(), md_.get(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_.get(), a.data(), a.size()) != 1 ||
+        EVP_DigestUpdate(ctx_.get(), b.data(), b.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out->data()), &n) != 1 || n != kHashBytes) {
+      return Status::Internal("SHA-256 failed");
+    }
+    return Status::Ok();
+  }
+
+  // The dedup key of an event id: its SHA-256's first 8 bytes, big-endian.
+  // A cryptographic hash rather than a fast one because ids come from
+  // outside (an Event Grid id is whatever the sender chose): nobody can
+  // cheaply make many ids share a key and turn each insert into a scan.
+  Result<int64_t> EventKey(std::string_view event_id) {
+    CMK_RETURN_IF_ERROR(Digest(event_id, {}, &key_buf_));
+    uint64_t k = 0;
+    for (size_t i = 0; i < 8; ++i) k = (k << 8) | static_cast<unsigned char>(key_buf_[i]);
+    return static_cast<int64_t>(k);
+  }
+
+ private:
+  std::unique_ptr<EVP_MD, MdFree> md_;
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
+  std::string key_buf_;
+};
 
 // wire has no single-event decoder, so the stored bytes are wrapped in the
 // smallest batch that holds them: header, collector id "", sequence 0, one
@@ -236,22 +278,12 @@ Result<Event> DecodeEventBytes(std::string_view bytes) {
   return std::move(batch->events.front());
 }
 
-// The dedup key of an event id: its SHA-256's first 8 bytes, big-endian.
-// A cryptographic hash rather than a fast one because ids come from outside
-// (an Event Grid id is whatever the sender chose): nobody can cheaply make
-// many ids share a key and turn each insert into a scan.
-int64_t EventKey(std::string_view event_id) {
-  const Sha256Digest d = Sha256(event_id);
-  uint64_t k = 0;
-  for (size_t i = 0; i < 8; ++i) k = (k << 8) | d[i];
-  return static_cast<int64_t>(k);
-}
-
 // The first indexed column that disagrees with the decoded event, or "".
-// `resource_id` is what the row's resource column names in `resources`.
-std::string ColumnMismatch(const Statement& row, std::string_view resource_id, const Event& e) {
+// `resource_id` is what the row's resource column names in `resources`,
+// `key` the event key of e.id.
+std::string ColumnMismatch(const Statement& row, std::string_view resource_id, const Event& e, int64_t key) {
   if (row.ColumnText(kColEventId) != e.id) return "event_id";
-  if (row.ColumnInt(kColEventKey) != EventKey(e.id)) return "event_key";
+  if (row.ColumnInt(kColEventKey) != key) return "event_key";
   if (resource_id != e.resource_id) return "resource";
   if (row.ColumnInt(kColTime) != e.time) return "time_ns";
   if (row.ColumnInt(kColSource) != static_cast<int64_t>(e.source)) return "source";
@@ -330,7 +362,8 @@ struct Timeline::Impl {
   Statement select_collector, select_resource, insert_resource, update_head, event_ids_of_key, insert_event;
   Statement insert_quarantine, upsert_collector;
   Statement scan_all, scan_resource, events_of_resource, events_of_all, row_of_resource;
-  std::string scratch;  // hashing buffer, reused
+  Sha256Context sha;
+  std::string hash;  // the chain hash being computed, reused
   BodyCodec codec;
   std::string compressed;  // body buffer, reused
   Statement insert_dictionary, select_dictionary;
@@ -622,7 +655,9 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
                                    " bytes, over the timeline's limit of " +
                                    std::to_string(m.options.max_event_bytes) + "; nothing of the batch was stored");
     }
-    const int64_t key = EventKey(e.id);
+    auto key_or = m.sha.EventKey(e.id);
+    if (!key_or.ok()) return key_or.status();
+    const int64_t key = *key_or;
     auto stored = m.IsStored(key, e.id);
     if (!stored.ok()) return stored.status();
     if (*stored) {
@@ -635,7 +670,7 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     auto resource = m.Resource(e.resource_id);
     if (!resource.ok()) return resource.status();
     CachedResource& r = **resource;
-    std::string hash = ChainHash(r.head.last_hash, bytes, m.scratch);
+    CMK_RETURN_IF_ERROR(m.sha.Digest(r.head.last_hash, bytes, &m.hash));
 
     auto codec_used = m.codec.Compress(bytes, m.compressed);
     if (!codec_used.ok()) return codec_used.status();
@@ -664,12 +699,12 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     CMK_RETURN_IF_ERROR(ins.BindInt(18, static_cast<int64_t>(bytes.size())));
     CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(19, body));
     CMK_RETURN_IF_ERROR(ins.BindInt(20, r.head.last_seq));
-    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(21, hash));
+    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(21, m.hash));
     CMK_RETURN_IF_ERROR(ins.Run());
     ++result.stored;
     ++result.stored_by_source[SourceIndex(e.source)];
     r.head.last_seq = sqlite3_last_insert_rowid(m.db.get());
-    r.head.last_hash = std::move(hash);
+    r.head.last_hash.assign(m.hash);  // same size: no allocation
     ++r.head.length;
     if (!r.dirty) {
       r.dirty = true;
@@ -818,13 +853,15 @@ Status Timeline::Impl::CheckRow(Statement& row, int64_t resource, const std::str
   auto bytes = codec.Decode(row.ColumnInt(kColCodec), row.ColumnInt(kColBodySize), row.ColumnBlob(kColBody),
                             kMaxStoredEventBytes);
   if (!bytes.ok()) return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id, bytes.status().message());
-  const std::string hash = ChainHash(walk.prev, *bytes, scratch);
+  CMK_RETURN_IF_ERROR(sha.Digest(walk.prev, *bytes, &hash));
   auto event = DecodeEventBytes(*bytes);
   if (hash != stored_hash) {
     // A body that is intact but belongs to another row: rows were swapped.
     if (event.ok() && event->id != row.ColumnText(kColEventId)) {
       Statement::Scope scope(event_ids_of_key);
-      CMK_RETURN_IF_ERROR(event_ids_of_key.BindInt(1, EventKey(event->id)));
+      auto key = sha.EventKey(event->id);
+      if (!key.ok()) return key.status();
+      CMK_RETURN_IF_ERROR(event_ids_of_key.BindInt(1, *key));
       for (;;) {
         auto found = event_ids_of_key.Step();
         if (!found.ok()) return found.status();
@@ -845,7 +882,9 @@ Status Timeline::Impl::CheckRow(Statement& row, int64_t resource, const std::str
     return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id,
                 "stored bytes match their hash but do not decode: " + event.status().message());
   }
-  if (std::string column = ColumnMismatch(row, resource_id, *event); !column.empty()) {
+  auto key = sha.EventKey(event->id);
+  if (!key.ok()) return key.status();
+  if (std::string column = ColumnMismatch(row, resource_id, *event, *key); !column.empty()) {
     return Fail(report, ChainProblem::kAlteredColumns, &row, resource_id,
                 "column " + column + " disagrees with the stored event");
   }
