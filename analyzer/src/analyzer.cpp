@@ -7,7 +7,9 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string_view>
 
 #include <filesystem>
 
@@ -69,18 +71,25 @@ struct Analyzer::Impl {
 
   // A message the analyzer will not store: logged with the peer's claimed
   // and authenticated ids, counted, not acknowledged.
-  void Refuse(const transport::Incoming& in, std::string_view reason) {
+  void Refuse(const transport::Incoming& in, std::string_view reason) { Refuse(in, in.body, reason); }
+  // The same once the message body has been moved out of `in`.
+  void Refuse(const transport::Incoming& in, std::string_view body, std::string_view reason) {
     Count([](AnalyzerStats& s) { ++s.refused_messages; });
     m.refused.Inc();
     logger.Warning("message refused", {{"reason", reason},
                                        {"authenticated_collector", in.authenticated_id},
-                                       {"bytes", static_cast<uint64_t>(in.body.size())}});
+                                       {"bytes", static_cast<uint64_t>(body.size())}});
   }
 
-  // A batch received and decoded, waiting for its group's commit.
+  // A batch received and decoded, waiting for its group's commit. The
+  // message is kept (on the heap, so moving a Received never moves it)
+  // because event_bytes point into it: each event's canonical bytes, which
+  // the timeline hashes and stores as they are instead of encoding again.
   struct Received {
     std::string peer;
+    std::unique_ptr<const std::string> message;
     wire::Batch batch;
+    std::vector<std::string_view> event_bytes;
     std::chrono::steady_clock::time_point arrived;
   };
 
@@ -91,14 +100,18 @@ struct Analyzer::Impl {
     if (!type.ok()) return Refuse(in, type.status().message());
     if (*type == wire::MessageType::kStatus) return HandleStatus(in);
     if (*type != wire::MessageType::kBatch) return Refuse(in, "not a batch or a status (collectors send no other)");
-    auto batch = wire::DecodeBatch(in.body);
-    if (!batch.ok()) return Refuse(in, batch.status().message());
+    auto message = std::make_unique<const std::string>(std::move(in.body));
+    std::vector<std::string_view> event_bytes;
+    auto batch = wire::DecodeBatch(*message, &event_bytes);
+    if (!batch.ok()) return Refuse(in, *message, batch.status().message());
     // With CURVE, a key speaks for exactly one collector id.
     if (!in.authenticated_id.empty() && batch->collector_id != in.authenticated_id) {
-      return Refuse(in, "batch claims collector id '" + batch->collector_id + "' but the key is allowlisted for '" +
-                            in.authenticated_id + "'");
+      return Refuse(in, *message,
+                    "batch claims collector id '" + batch->collector_id + "' but the key is allowlisted for '" +
+                        in.authenticated_id + "'");
     }
-    group.push_back({std::move(in.peer), std::move(*batch), std::chrono::steady_clock::now()});
+    group.push_back({std::move(in.peer), std::move(message), std::move(*batch), std::move(event_bytes),
+                     std::chrono::steady_clock::now()});
   }
 
   // Group commit: every batch of the group in one transaction (one fsync),
@@ -106,20 +119,20 @@ struct Analyzer::Impl {
   // alone so one refused batch cannot hold back the others.
   void StoreGroup(std::vector<Received>& group) {
     if (group.empty()) return;
-    std::vector<const wire::Batch*> batches;
+    std::vector<Timeline::EncodedBatch> batches;
     batches.reserve(group.size());
-    for (const auto& r : group) batches.push_back(&r.batch);
+    for (const auto& r : group) batches.push_back({&r.batch, &r.event_bytes});
     const int64_t now = WallNs();
-    auto stored = timeline->InsertBatches(batches, now);
+    auto stored = timeline->InsertEncodedBatches(batches, now);
     if (stored.ok()) {
       for (size_t i = 0; i < group.size(); ++i) Acknowledge(group[i], (*stored)[i]);
     } else if (group.size() == 1) {
       NotStored(group[0], stored.status());
     } else {
       for (auto& r : group) {
-        auto one = timeline->InsertBatch(r.batch, now);
+        auto one = timeline->InsertEncodedBatches({{&r.batch, &r.event_bytes}}, now);
         if (one.ok()) {
-          Acknowledge(r, *one);
+          Acknowledge(r, one->front());
         } else {
           NotStored(r, one.status());
         }

@@ -1,5 +1,6 @@
 #include "cmkwatch/analyzer/timeline.h"
 
+#include <cassert>
 #include <chrono>
 
 #include <limits>
@@ -413,8 +414,10 @@ struct Timeline::Impl {
   Status FlushHeads();
   // True when an event with this id (and key) is stored already.
   Result<bool> IsStored(int64_t key, std::string_view event_id);
-  // Stores one batch inside the caller's open transaction.
-  Result<BatchResult> StoreBatch(const wire::Batch& batch, int64_t received_ns);
+  // Stores one batch inside the caller's open transaction; event_bytes as
+  // in EncodedBatch.
+  Result<BatchResult> StoreBatch(const wire::Batch& batch, const std::vector<std::string_view>* event_bytes,
+                                 int64_t received_ns);
   Status Fail(VerifyReport& report, ChainProblem problem, const Statement* row, std::string resource_id,
               std::string detail);
   Status CheckRow(Statement& row, int64_t resource, const std::string& resource_id, Walk& walk,
@@ -624,7 +627,9 @@ size_t SourceIndex(Source s) {
   return i < 4 ? i : 0;
 }
 
-Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t received_ns) {
+Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
+                                               const std::vector<std::string_view>* event_bytes,
+                                               int64_t received_ns) {
   Impl& m = *this;
   // The wire decoder bounds these already; InsertBatch is also called
   // directly (replay, tests), so the bounds are checked again.
@@ -635,6 +640,11 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     return Status::LimitExceeded("batch sequence " + std::to_string(batch.sequence) + " is beyond 2^63-1");
   }
   const auto sequence = static_cast<int64_t>(batch.sequence);
+  if (event_bytes != nullptr && event_bytes->size() != batch.events.size()) {
+    return Status::InvalidArgument("batch " + batch.collector_id + "#" + std::to_string(batch.sequence) + " has " +
+                                   std::to_string(batch.events.size()) + " events but " +
+                                   std::to_string(event_bytes->size()) + " encodings");
+  }
 
   BatchResult result;
   {
@@ -645,8 +655,18 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     result.resend = *row && sequence <= m.select_collector.ColumnInt(0);
   }
 
-  for (const Event& e : batch.events) {
-    const std::string bytes = wire::EncodeEvent(e);
+  std::string encoded;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const Event& e = batch.events[i];
+    std::string_view bytes;
+    if (event_bytes != nullptr) {
+      bytes = (*event_bytes)[i];
+      // The caller's promise, checked where it costs nothing that counts.
+      assert(bytes == wire::EncodeEvent(e));
+    } else {
+      encoded = wire::EncodeEvent(e);
+      bytes = encoded;
+    }
     // Checked inside the transaction on purpose: earlier events of the batch
     // are already inserted, and the rollback takes them back out.
     if (bytes.size() > m.options.max_event_bytes) {
@@ -776,13 +796,21 @@ Result<std::string> Timeline::Impl::LoadDictionary(uint32_t id) {
 }
 
 Result<BatchResult> Timeline::InsertBatch(const wire::Batch& batch, int64_t received_ns) {
-  auto results = InsertBatches({&batch}, received_ns);
+  auto results = InsertEncodedBatches({EncodedBatch{&batch, nullptr}}, received_ns);
   if (!results.ok()) return results.status();
   return results->front();
 }
 
 Result<std::vector<BatchResult>> Timeline::InsertBatches(const std::vector<const wire::Batch*>& batches,
                                                          int64_t received_ns) {
+  std::vector<EncodedBatch> plain;
+  plain.reserve(batches.size());
+  for (const wire::Batch* b : batches) plain.push_back({b, nullptr});
+  return InsertEncodedBatches(plain, received_ns);
+}
+
+Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vector<EncodedBatch>& batches,
+                                                                int64_t received_ns) {
   Impl& m = *impl_;
   CMK_RETURN_IF_ERROR(m.MaybeTrainDictionary());
   std::vector<BatchResult> results;
@@ -793,8 +821,8 @@ Result<std::vector<BatchResult>> Timeline::InsertBatches(const std::vector<const
   Impl::CacheGuard guard(m);
   CMK_RETURN_IF_ERROR(tx.Begin());
   CMK_RETURN_IF_ERROR(m.CheckCache());
-  for (const wire::Batch* b : batches) {
-    auto r = m.StoreBatch(*b, received_ns);
+  for (const EncodedBatch& b : batches) {
+    auto r = m.StoreBatch(*b.batch, b.event_bytes, received_ns);
     if (!r.ok()) return r.status();
     results.push_back(*r);
   }

@@ -66,6 +66,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cmkwatch/common/event.h"
@@ -159,6 +160,18 @@ class Timeline {
   // one to find which one is refused.
   Result<std::vector<BatchResult>> InsertBatches(const std::vector<const wire::Batch*>& batches,
                                                  int64_t received_ns);
+  // A batch with each event's canonical encoding already at hand, as
+  // wire::DecodeBatch(message, &event_bytes) gives it: (*event_bytes)[i]
+  // must be wire::EncodeEvent(batch->events[i]) (debug builds check it).
+  // Both are borrowed for the call only.
+  struct EncodedBatch {
+    const wire::Batch* batch = nullptr;
+    const std::vector<std::string_view>* event_bytes = nullptr;  // null: the timeline encodes
+  };
+  // InsertBatches, hashing and storing the given bytes instead of encoding
+  // every event again (the analyzer's path: it has the message in hand).
+  Result<std::vector<BatchResult>> InsertEncodedBatches(const std::vector<EncodedBatch>& batches,
+                                                        int64_t received_ns);
 
   // Re-walks every chain from its start (or its retention anchor) in seq
   // order, recomputing each hash from the stored bytes and checking every
