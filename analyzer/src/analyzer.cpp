@@ -27,9 +27,14 @@ int64_t WallNs() {
 
 // How long one Receive waits: the longest a Stop() waits to be noticed.
 constexpr int kReceiveTimeoutMs = 200;
-// A group commit holds at most this many batches / events.
+// A group commit holds at most this many batches / events / message bytes.
+// The bytes bound is what keeps memory in check: a group holds each message
+// (its events' bytes are stored from it) and its decoded batch, about twice
+// the message size, and 16 MiB of messages (~9,000 Key Vault events) already
+// spreads one fsync over enough events that a bigger group gains nothing.
 constexpr size_t kMaxGroupBatches = 64;
 constexpr size_t kMaxGroupEvents = 20'000;
+constexpr size_t kMaxGroupBytes = size_t{16} << 20;
 // Collectors whose spool status is tracked, at most.
 constexpr size_t kMaxCollectors = 10'000;
 
@@ -358,8 +363,9 @@ Status Analyzer::Run() {
     // Wait for one message, then take whatever else has already arrived
     // (bounded), so a burst is committed with one fsync instead of one per
     // batch; an idle link still commits each batch as soon as it comes.
-    size_t events = 0;
-    for (int wait = kReceiveTimeoutMs; group.size() < kMaxGroupBatches && events < kMaxGroupEvents; wait = 0) {
+    size_t events = 0, bytes = 0;
+    for (int wait = kReceiveTimeoutMs;
+         group.size() < kMaxGroupBatches && events < kMaxGroupEvents && bytes < kMaxGroupBytes; wait = 0) {
       auto in = s.server->Receive(wait);
       if (!in.ok()) {
         s.logger.Error("receive failed", {{"error", in.status().ToString()}});
@@ -369,7 +375,10 @@ Status Analyzer::Run() {
       if (!in->has_value()) break;
       const size_t before = group.size();
       s.Take(std::move(**in), group);
-      if (group.size() > before) events += group.back().batch.events.size();
+      if (group.size() > before) {
+        events += group.back().batch.events.size();
+        bytes += group.back().message->size();
+      }
     }
     s.StoreGroup(group);
     s.MaybeRetain();
