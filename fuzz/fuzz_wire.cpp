@@ -1,6 +1,7 @@
 // The wire decoder on arbitrary bytes: never crashes, and because the
 // encoding is canonical, whatever decodes re-encodes to the very same bytes
-// (so Decode(Encode(x)) == x for every decoded x).
+// (so Decode(Encode(x)) == x for every decoded x), and each event's reported
+// bytes are its own encoding (what the analyzer's timeline stores).
 #include "cmkwatch/common/wire.h"
 #include "fuzz_util.h"
 
@@ -10,8 +11,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto batch = DecodeBatch(bytes); batch.ok()) {
     const std::string again = EncodeBatch(*batch);
     CMK_FUZZ_CHECK(again == bytes);
-    auto round = DecodeBatch(again);
+    std::vector<std::string_view> event_bytes;
+    auto round = DecodeBatch(again, &event_bytes);
     CMK_FUZZ_CHECK(round.ok() && *round == *batch);
+    CMK_FUZZ_CHECK(event_bytes.size() == batch->events.size());
+    for (size_t i = 0; i < event_bytes.size(); ++i) CMK_FUZZ_CHECK(event_bytes[i] == EncodeEvent(batch->events[i]));
   }
   if (auto ack = DecodeAck(bytes); ack.ok()) {
     CMK_FUZZ_CHECK(EncodeAck(*ack) == bytes);

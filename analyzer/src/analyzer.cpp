@@ -8,7 +8,9 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string_view>
 #include <utility>
 
 #include <filesystem>
@@ -27,9 +29,14 @@ int64_t WallNs() {
 
 // How long one Receive waits: the longest a Stop() waits to be noticed.
 constexpr int kReceiveTimeoutMs = 200;
-// A group commit holds at most this many batches / events.
+// A group commit holds at most this many batches / events / message bytes.
+// The bytes bound is what keeps memory in check: a group holds each message
+// (its events' bytes are stored from it) and its decoded batch, about twice
+// the message size, and 16 MiB of messages (~9,000 Key Vault events) already
+// spreads one fsync over enough events that a bigger group gains nothing.
 constexpr size_t kMaxGroupBatches = 64;
 constexpr size_t kMaxGroupEvents = 20'000;
+constexpr size_t kMaxGroupBytes = size_t{16} << 20;
 // Collectors whose spool status is tracked, at most.
 constexpr size_t kMaxCollectors = 10'000;
 // How often the time-based rule checks (CMK016's silence window) run; the
@@ -193,18 +200,25 @@ struct Analyzer::Impl {
 
   // A message the analyzer will not store: logged with the peer's claimed
   // and authenticated ids, counted, not acknowledged.
-  void Refuse(const transport::Incoming& in, std::string_view reason) {
+  void Refuse(const transport::Incoming& in, std::string_view reason) { Refuse(in, in.body, reason); }
+  // The same once the message body has been moved out of `in`.
+  void Refuse(const transport::Incoming& in, std::string_view body, std::string_view reason) {
     Count([](AnalyzerStats& s) { ++s.refused_messages; });
     m.refused.Inc();
     logger.Warning("message refused", {{"reason", reason},
                                        {"authenticated_collector", in.authenticated_id},
-                                       {"bytes", static_cast<uint64_t>(in.body.size())}});
+                                       {"bytes", static_cast<uint64_t>(body.size())}});
   }
 
-  // A batch received and decoded, waiting for its group's commit.
+  // A batch received and decoded, waiting for its group's commit. The
+  // message is kept (on the heap, so moving a Received never moves it)
+  // because event_bytes point into it: each event's canonical bytes, which
+  // the timeline hashes and stores as they are instead of encoding again.
   struct Received {
     std::string peer;
+    std::unique_ptr<const std::string> message;
     wire::Batch batch;
+    std::vector<std::string_view> event_bytes;
     std::chrono::steady_clock::time_point arrived;
   };
 
@@ -215,14 +229,18 @@ struct Analyzer::Impl {
     if (!type.ok()) return Refuse(in, type.status().message());
     if (*type == wire::MessageType::kStatus) return HandleStatus(in);
     if (*type != wire::MessageType::kBatch) return Refuse(in, "not a batch or a status (collectors send no other)");
-    auto batch = wire::DecodeBatch(in.body);
-    if (!batch.ok()) return Refuse(in, batch.status().message());
+    auto message = std::make_unique<const std::string>(std::move(in.body));
+    std::vector<std::string_view> event_bytes;
+    auto batch = wire::DecodeBatch(*message, &event_bytes);
+    if (!batch.ok()) return Refuse(in, *message, batch.status().message());
     // With CURVE, a key speaks for exactly one collector id.
     if (!in.authenticated_id.empty() && batch->collector_id != in.authenticated_id) {
-      return Refuse(in, "batch claims collector id '" + batch->collector_id + "' but the key is allowlisted for '" +
-                            in.authenticated_id + "'");
+      return Refuse(in, *message,
+                    "batch claims collector id '" + batch->collector_id + "' but the key is allowlisted for '" +
+                        in.authenticated_id + "'");
     }
-    group.push_back({std::move(in.peer), std::move(*batch), std::chrono::steady_clock::now()});
+    group.push_back({std::move(in.peer), std::move(message), std::move(*batch), std::move(event_bytes),
+                     std::chrono::steady_clock::now()});
   }
 
   // Group commit: every batch of the group in one transaction (one fsync),
@@ -230,11 +248,11 @@ struct Analyzer::Impl {
   // alone so one refused batch cannot hold back the others.
   void StoreGroup(std::vector<Received>& group) {
     if (group.empty()) return;
-    std::vector<const wire::Batch*> batches;
+    std::vector<Timeline::EncodedBatch> batches;
     batches.reserve(group.size());
-    for (const auto& r : group) batches.push_back(&r.batch);
+    for (const auto& r : group) batches.push_back({&r.batch, &r.event_bytes});
     const int64_t now = WallNs();
-    auto stored = timeline->InsertBatches(batches, now, &hook);
+    auto stored = timeline->InsertEncodedBatches(batches, now, &hook);
     if (stored.ok()) {
       for (size_t i = 0; i < group.size(); ++i) Acknowledge(group[i], (*stored)[i]);
       Announce(hook.TakePending());
@@ -244,7 +262,7 @@ struct Analyzer::Impl {
     } else {
       AfterFailedStore();
       for (auto& r : group) {
-        auto one = timeline->InsertBatches({&r.batch}, now, &hook);
+        auto one = timeline->InsertEncodedBatches({{&r.batch, &r.event_bytes}}, now, &hook);
         if (one.ok()) {
           Acknowledge(r, one->front());
           Announce(hook.TakePending());
@@ -482,8 +500,9 @@ Status Analyzer::Run() {
     // Wait for one message, then take whatever else has already arrived
     // (bounded), so a burst is committed with one fsync instead of one per
     // batch; an idle link still commits each batch as soon as it comes.
-    size_t events = 0;
-    for (int wait = kReceiveTimeoutMs; group.size() < kMaxGroupBatches && events < kMaxGroupEvents; wait = 0) {
+    size_t events = 0, bytes = 0;
+    for (int wait = kReceiveTimeoutMs;
+         group.size() < kMaxGroupBatches && events < kMaxGroupEvents && bytes < kMaxGroupBytes; wait = 0) {
       auto in = s.server->Receive(wait);
       if (!in.ok()) {
         s.logger.Error("receive failed", {{"error", in.status().ToString()}});
@@ -493,7 +512,10 @@ Status Analyzer::Run() {
       if (!in->has_value()) break;
       const size_t before = group.size();
       s.Take(std::move(**in), group);
-      if (group.size() > before) events += group.back().batch.events.size();
+      if (group.size() > before) {
+        events += group.back().batch.events.size();
+        bytes += group.back().message->size();
+      }
     }
     s.StoreGroup(group);
     s.MaybeRetain();

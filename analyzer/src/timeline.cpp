@@ -1,5 +1,6 @@
 #include "cmkwatch/analyzer/timeline.h"
 
+#include <cassert>
 #include <chrono>
 
 #include <limits>
@@ -7,8 +8,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include <openssl/evp.h>
+
 #include "body_codec.h"
-#include "cmkwatch/common/hash.h"
 #include "alert_store.h"
 #include "sqlite/sqlite.h"
 
@@ -37,14 +39,40 @@ using internal::BodyCodec;
 // lowered since: a legitimately stored event must still verify.
 constexpr size_t kMaxStoredEventBytes = wire::kMaxMessageBytes;
 
-// Schema version 1. Enumerations are stored as their wire bytes (stable by
+// Schema version 2. Enumerations are stored as their wire bytes (stable by
 // the wire format's versioning), not as text: smaller rows.
-constexpr const char* kSchemaV1 = R"sql(
+//
+// Why integers where version 1 had text (bench/RESULTS.md, 2026-12-01):
+//  * A resource id is ~150 bytes; stored in every row and again in the
+//    (resource, time) index it was the largest part of a row after the body.
+//    Rows name their resource by resources.id instead, and the chain head
+//    lives in that same row (version 1's chain_heads).
+//  * The UNIQUE index on the event id text took random inserts of ~50-byte
+//    keys that outgrew the page cache past a few hundred thousand events.
+//    Dedup goes through a non-unique index on event_key, the first 8 bytes
+//    of SHA-256(event id): 8-byte keys, and a hit (a resend, or a 2^-64
+//    collision) is settled by comparing the event_id column itself.
+//  * prev_hash (32 bytes) was only ever compared with the hash of the row
+//    before it in the chain, which the verifier has in hand. What it told
+//    besides (a removed row vs a moved one) the predecessor's seq tells just
+//    as well in a few bytes: prev_seq. The chain itself is unchanged:
+//    hash = SHA-256(predecessor's hash || canonical bytes).
+// events.resource is not declared a FOREIGN KEY: SQLite checks those only
+// when asked per connection, and verify checks it on every walk anyway.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE resources (
+  id          INTEGER PRIMARY KEY,
+  resource_id TEXT NOT NULL UNIQUE,
+  last_seq    INTEGER NOT NULL,
+  last_hash   BLOB NOT NULL,
+  length      INTEGER NOT NULL
+);
 CREATE TABLE events (
   seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  event_id        TEXT NOT NULL UNIQUE,
-  resource_id     TEXT NOT NULL,
+  resource        INTEGER NOT NULL,
   time_ns         INTEGER NOT NULL,
+  event_key       INTEGER NOT NULL,
+  event_id        TEXT NOT NULL,
   source          INTEGER NOT NULL,
   kind            INTEGER NOT NULL,
   operation       TEXT NOT NULL,
@@ -60,22 +88,17 @@ CREATE TABLE events (
   codec           INTEGER NOT NULL,
   body_size       INTEGER NOT NULL,
   body            BLOB NOT NULL,
-  prev_hash       BLOB NOT NULL,
+  prev_seq        INTEGER NOT NULL,
   hash            BLOB NOT NULL
 );
-CREATE INDEX events_by_resource_time ON events (resource_id, time_ns);
-CREATE TABLE chain_heads (
-  resource_id TEXT PRIMARY KEY,
-  last_seq    INTEGER NOT NULL,
-  last_hash   BLOB NOT NULL,
-  length      INTEGER NOT NULL
-) WITHOUT ROWID;
+CREATE INDEX events_by_resource_time ON events (resource, time_ns);
+CREATE INDEX events_by_key ON events (event_key);
 CREATE TABLE chain_anchors (
-  resource_id TEXT PRIMARY KEY,
-  last_seq    INTEGER NOT NULL,
-  last_hash   BLOB NOT NULL,
-  pruned      INTEGER NOT NULL
-) WITHOUT ROWID;
+  resource  INTEGER PRIMARY KEY,
+  last_seq  INTEGER NOT NULL,
+  last_hash BLOB NOT NULL,
+  pruned    INTEGER NOT NULL
+);
 CREATE TABLE quarantine (
   id           INTEGER PRIMARY KEY,
   collector_id TEXT NOT NULL,
@@ -107,17 +130,17 @@ constexpr const char* kSelectDictionary = "SELECT dict FROM dictionaries WHERE i
 constexpr const char* kLatestDictionary = "SELECT dict FROM dictionaries ORDER BY created_ns DESC, id DESC LIMIT 1";
 
 constexpr const char* kSelectCollector = "SELECT last_sequence FROM collectors WHERE collector_id = ?1";
-constexpr const char* kSelectHead = "SELECT last_seq, last_hash, length FROM chain_heads WHERE resource_id = ?1";
+constexpr const char* kSelectResource =
+    "SELECT id, last_seq, last_hash, length FROM resources WHERE resource_id = ?1";
+constexpr const char* kInsertResource =
+    "INSERT INTO resources (resource_id, last_seq, last_hash, length) VALUES (?1, 0, ?2, 0)";
+constexpr const char* kUpdateHead = "UPDATE resources SET last_seq = ?2, last_hash = ?3, length = ?4 WHERE id = ?1";
+constexpr const char* kEventIdsOfKey = "SELECT seq, event_id FROM events WHERE event_key = ?1";
 constexpr const char* kInsertEvent = R"sql(
-INSERT INTO events (event_id, resource_id, time_ns, source, kind, operation, outcome, http_status,
+INSERT INTO events (resource, time_ns, event_key, event_id, source, kind, operation, outcome, http_status,
                     correlation_id, actor_object_id, actor_app_id, actor_upn, actor_ip,
-                    collector_id, received_ns, codec, body_size, body, prev_hash, hash)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-ON CONFLICT (event_id) DO NOTHING)sql";
-constexpr const char* kUpsertHead = R"sql(
-INSERT INTO chain_heads (resource_id, last_seq, last_hash, length) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (resource_id) DO UPDATE SET
-  last_seq = excluded.last_seq, last_hash = excluded.last_hash, length = excluded.length)sql";
+                    collector_id, received_ns, codec, body_size, body, prev_seq, hash)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21))sql";
 constexpr const char* kInsertQuarantine = R"sql(
 INSERT INTO quarantine (collector_id, path, offset, line, format, reason, received_ns)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -134,13 +157,13 @@ ON CONFLICT (collector_id) DO UPDATE SET
   last_received_ns = excluded.last_received_ns)sql";
 
 // Columns read back for verification and queries, in this order.
-#define CMK_EVENT_COLUMNS                                                                                  \
-  "seq, event_id, resource_id, time_ns, source, kind, operation, outcome, http_status, correlation_id, " \
-  "actor_object_id, actor_app_id, actor_upn, actor_ip, codec, body_size, body, prev_hash, hash"
+#define CMK_EVENT_COLUMNS                                                                                       \
+  "seq, event_id, resource, time_ns, source, kind, operation, outcome, http_status, correlation_id, "          \
+  "actor_object_id, actor_app_id, actor_upn, actor_ip, codec, body_size, body, prev_seq, hash, event_key"
 enum Col : int {
   kColSeq,
   kColEventId,
-  kColResourceId,
+  kColResource,
   kColTime,
   kColSource,
   kColKind,
@@ -155,21 +178,23 @@ enum Col : int {
   kColCodec,
   kColBodySize,
   kColBody,
-  kColPrevHash,
+  kColPrevSeq,
   kColHash,
+  kColEventKey,
 };
 constexpr const char* kScanAll = "SELECT " CMK_EVENT_COLUMNS " FROM events ORDER BY seq";
-constexpr const char* kScanResource = "SELECT " CMK_EVENT_COLUMNS " FROM events WHERE resource_id = ?1 ORDER BY seq";
+constexpr const char* kScanResource = "SELECT " CMK_EVENT_COLUMNS " FROM events WHERE resource = ?1 ORDER BY seq";
 constexpr const char* kEventsOfResource = "SELECT " CMK_EVENT_COLUMNS
-                                          " FROM events WHERE resource_id = ?1 AND time_ns >= ?2 AND time_ns < ?3"
+                                          " FROM events WHERE resource = ?1 AND time_ns >= ?2 AND time_ns < ?3"
                                           " ORDER BY time_ns, seq LIMIT ?4";
 constexpr const char* kEventsOfAll = "SELECT " CMK_EVENT_COLUMNS
                                      " FROM events WHERE time_ns >= ?2 AND time_ns < ?3"
                                      " ORDER BY time_ns, seq LIMIT ?4";
-constexpr const char* kSeqOfHash = "SELECT seq FROM events WHERE resource_id = ?1 AND hash = ?2";
-constexpr const char* kSeqOfEventId = "SELECT seq FROM events WHERE event_id = ?1";
+constexpr const char* kRowOfResource = "SELECT 1 FROM events WHERE seq = ?1 AND resource = ?2";
 
-std::string_view AsBytes(const Sha256Digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
+// Resources whose id and chain head the writer keeps in memory, at most
+// (~250 bytes each): past this the cache starts again, heads flushed first.
+constexpr size_t kMaxCachedResources = 65'536;
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -183,13 +208,56 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
-// hash = SHA-256(prev || bytes); `scratch` is reused so a batch does not
-// allocate per event.
-std::string ChainHash(std::string_view prev, std::string_view bytes, std::string& scratch) {
-  scratch.assign(prev);
-  scratch.append(bytes);
-  return std::string(AsBytes(Sha256(scratch)));
-}
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct MdFree {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+
+// SHA-256 through one fetched algorithm and one reused context. OpenSSL 3's
+// one-shot SHA256() fetches the algorithm and allocates a context on every
+// call, which for the dedup key's 50 bytes costs more than the hashing; and
+// hashing prev and the bytes as two updates needs no concatenated copy.
+class Sha256Context {
+ public:
+  // *out becomes SHA-256(a || b), 32 bytes (its buffer is reused).
+  Status Digest(std::string_view a, std::string_view b, std::string* out) {
+    if (!ctx_) {
+      md_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+      ctx_.reset(EVP_MD_CTX_new());
+      if (!md_ || !ctx_) {
+        ctx_.reset();
+        return Status::Internal("OpenSSL has no SHA-256");
+      }
+    }
+    out->resize(kHashBytes);
+    unsigned int n = 0;
+    if (EVP_DigestInit_ex2(ctx_.get(), md_.get(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_.get(), a.data(), a.size()) != 1 ||
+        EVP_DigestUpdate(ctx_.get(), b.data(), b.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out->data()), &n) != 1 || n != kHashBytes) {
+      return Status::Internal("SHA-256 failed");
+    }
+    return Status::Ok();
+  }
+
+  // The dedup key of an event id: its SHA-256's first 8 bytes, big-endian.
+  // A cryptographic hash rather than a fast one because ids come from
+  // outside (an Event Grid id is whatever the sender chose): nobody can
+  // cheaply make many ids share a key and turn each insert into a scan.
+  Result<int64_t> EventKey(std::string_view event_id) {
+    CMK_RETURN_IF_ERROR(Digest(event_id, {}, &key_buf_));
+    uint64_t k = 0;
+    for (size_t i = 0; i < 8; ++i) k = (k << 8) | static_cast<unsigned char>(key_buf_[i]);
+    return static_cast<int64_t>(k);
+  }
+
+ private:
+  std::unique_ptr<EVP_MD, MdFree> md_;
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
+  std::string key_buf_;
+};
 
 // wire has no single-event decoder, so the stored bytes are wrapped in the
 // smallest batch that holds them: header, collector id "", sequence 0, one
@@ -213,9 +281,12 @@ Result<Event> DecodeEventBytes(std::string_view bytes) {
 }
 
 // The first indexed column that disagrees with the decoded event, or "".
-std::string ColumnMismatch(const Statement& row, const Event& e) {
+// `resource_id` is what the row's resource column names in `resources`,
+// `key` the event key of e.id.
+std::string ColumnMismatch(const Statement& row, std::string_view resource_id, const Event& e, int64_t key) {
   if (row.ColumnText(kColEventId) != e.id) return "event_id";
-  if (row.ColumnText(kColResourceId) != e.resource_id) return "resource_id";
+  if (row.ColumnInt(kColEventKey) != key) return "event_key";
+  if (resource_id != e.resource_id) return "resource";
   if (row.ColumnInt(kColTime) != e.time) return "time_ns";
   if (row.ColumnInt(kColSource) != static_cast<int64_t>(e.source)) return "source";
   if (row.ColumnInt(kColKind) != static_cast<int64_t>(e.resource_kind)) return "kind";
@@ -234,6 +305,27 @@ struct ChainHead {
   int64_t last_seq = 0;
   std::string last_hash = kZeroHash;
   int64_t length = 0;
+};
+
+// A row of `resources`, as verification and retention read it.
+struct ResourceRow {
+  int64_t id = 0;
+  std::string resource_id;
+  ChainHead head;
+};
+
+// What the writer keeps of a resource between batches: its integer key and
+// its chain head, so a batch neither looks the id up nor reads the head.
+struct CachedResource {
+  int64_t id = 0;
+  ChainHead head;
+  bool dirty = false;  // head moved in the open transaction, not yet written
+};
+
+// Lets the cache be searched with a string_view (no key copy per event).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 struct Anchor {
@@ -269,32 +361,75 @@ struct Timeline::Impl {
   // Declared before the statements: members are destroyed in reverse, so
   // every statement is finalized before the connection closes.
   sqlite::Db db;
-  Statement select_collector, select_head, insert_event, upsert_head, insert_quarantine, upsert_collector;
-  Statement scan_all, scan_resource, events_of_resource, events_of_all, seq_of_hash, seq_of_event_id;
-  std::string scratch;  // hashing buffer, reused
+  Statement select_collector, select_resource, insert_resource, update_head, event_ids_of_key, insert_event;
+  Statement insert_quarantine, upsert_collector;
+  Statement scan_all, scan_resource, events_of_resource, events_of_all, row_of_resource;
+  Sha256Context sha;
+  std::string hash;  // the chain hash being computed, reused
   BodyCodec codec;
   std::string compressed;  // body buffer, reused
   Statement insert_dictionary, select_dictionary;
   internal::AlertStore alerts;
 
+  // The writer's cache of resources (bounded by kMaxCachedResources). Valid
+  // only while this connection is the file's only writer: every write
+  // transaction first checks PRAGMA data_version, which moves when another
+  // connection commits, and starts the cache again if it did. A transaction
+  // that does not commit drops the cache too (its heads may name rows that
+  // were rolled back).
+  std::unordered_map<std::string, CachedResource, StringHash, std::equal_to<>> resources;
+  std::vector<CachedResource*> dirty;  // node pointers: stable across rehashing
+  int64_t data_version = -1;
+
+  // Drops the writer's cache when the transaction it guards does not commit.
+  class CacheGuard {
+   public:
+    explicit CacheGuard(Impl& impl) : impl_(impl) {}
+    ~CacheGuard() {
+      if (!committed_) impl_.DropCache();
+    }
+    CacheGuard(const CacheGuard&) = delete;
+    CacheGuard& operator=(const CacheGuard&) = delete;
+    void Committed() { committed_ = true; }
+
+   private:
+    Impl& impl_;
+    bool committed_ = false;
+  };
+
   Status PrepareAll();
   Status CreateOrCheckSchema(const std::string& path);
-  Result<ChainHead> LoadHead(const std::string& resource_id);
   // Trains and stores the compression dictionary once enough samples are
   // in; its own committed transaction, before the batch's.
   Status MaybeTrainDictionary();
   Result<std::string> LoadDictionary(uint32_t id);
-  // Stores one batch inside the caller's open transaction.
-  // `stored`, when given, receives the events stored for the first time.
-  Result<BatchResult> StoreBatch(const wire::Batch& batch, int64_t received_ns,
-                                 std::vector<const Event*>* stored = nullptr);
+  // After BEGIN: forgets the cache when another connection wrote the file.
+  Status CheckCache();
+  void DropCache() {
+    resources.clear();
+    dirty.clear();
+  }
+  // The cached resource for `resource_id`, read from or added to
+  // `resources` inside the open transaction.
+  Result<CachedResource*> Resource(std::string_view resource_id);
+  // Writes the heads the open transaction moved.
+  Status FlushHeads();
+  // True when an event with this id (and key) is stored already.
+  Result<bool> IsStored(int64_t key, std::string_view event_id);
+  // Stores one batch inside the caller's open transaction; event_bytes as
+  // in EncodedBatch. `stored`, when given, receives the events stored for
+  // the first time, in batch order.
+  Result<BatchResult> StoreBatch(const wire::Batch& batch, const std::vector<std::string_view>* event_bytes,
+                                 int64_t received_ns, std::vector<const Event*>* stored = nullptr);
   Status Fail(VerifyReport& report, ChainProblem problem, const Statement* row, std::string resource_id,
               std::string detail);
-  Status CheckRow(Statement& row, Walk& walk, VerifyReport& report);
-  Status WalkChains(Statement& rows, const std::map<std::string, ChainHead>& heads,
-                    const std::map<std::string, Anchor>& anchors, VerifyReport& report);
-  Result<std::map<std::string, ChainHead>> LoadHeads(const std::string* only);
-  Result<std::map<std::string, Anchor>> LoadAnchors(const std::string* only);
+  Status CheckRow(Statement& row, int64_t resource, const std::string& resource_id, Walk& walk,
+                  VerifyReport& report);
+  Status WalkChains(Statement& rows, const std::vector<ResourceRow>& all, const std::map<int64_t, Anchor>& anchors,
+                    VerifyReport& report);
+  // Rows of `resources` (all, or the one named), in resource_id order.
+  Result<std::vector<ResourceRow>> LoadResources(const std::string* only);
+  Result<std::map<int64_t, Anchor>> LoadAnchors(const int64_t* only);
   Result<std::vector<Event>> ReadEvents(const std::string* resource_id, int64_t from_ns, int64_t to_ns, size_t limit);
 };
 
@@ -303,13 +438,14 @@ Status Timeline::Impl::PrepareAll() {
     Statement* stmt;
     const char* sql;
   } const all[] = {
-      {&select_collector, kSelectCollector}, {&select_head, kSelectHead},
-      {&insert_event, kInsertEvent},         {&upsert_head, kUpsertHead},
-      {&insert_quarantine, kInsertQuarantine}, {&upsert_collector, kUpsertCollector},
-      {&scan_all, kScanAll},                 {&scan_resource, kScanResource},
-      {&events_of_resource, kEventsOfResource}, {&events_of_all, kEventsOfAll},
-      {&seq_of_hash, kSeqOfHash},            {&seq_of_event_id, kSeqOfEventId},
-      {&insert_dictionary, kInsertDictionary}, {&select_dictionary, kSelectDictionary},
+      {&select_collector, kSelectCollector},     {&select_resource, kSelectResource},
+      {&insert_resource, kInsertResource},       {&update_head, kUpdateHead},
+      {&event_ids_of_key, kEventIdsOfKey},       {&insert_event, kInsertEvent},
+      {&insert_quarantine, kInsertQuarantine},   {&upsert_collector, kUpsertCollector},
+      {&scan_all, kScanAll},                     {&scan_resource, kScanResource},
+      {&events_of_resource, kEventsOfResource},  {&events_of_all, kEventsOfAll},
+      {&row_of_resource, kRowOfResource},        {&insert_dictionary, kInsertDictionary},
+      {&select_dictionary, kSelectDictionary},
   };
   for (const auto& [stmt, sql] : all) {
     auto prepared = db.Prepare(sql);
@@ -332,11 +468,11 @@ Status Timeline::Impl::CreateOrCheckSchema(const std::string& path) {
   if (!objects.ok()) return objects.status();
 
   if (*app_id == 0 && *version == 0 && *objects == 0) {
-    CMK_RETURN_IF_ERROR(db.Exec(kSchemaV1));
+    CMK_RETURN_IF_ERROR(db.Exec(kSchemaV2));
     // Pragmas take no parameters; these values are constants, not data.
     CMK_RETURN_IF_ERROR(db.Exec("PRAGMA application_id = 1129139031"));  // kApplicationId
-    CMK_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = 1"));             // kSchemaVersion
-    static_assert(kApplicationId == 1129139031 && kSchemaVersion == 1);
+    CMK_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = 2"));             // kSchemaVersion
+    static_assert(kApplicationId == 1129139031 && kSchemaVersion == 2);
     return tx.Commit();
   }
   if (*app_id != kApplicationId) {
@@ -351,6 +487,14 @@ Status Timeline::Impl::CreateOrCheckSchema(const std::string& path) {
   if (*version < 1) {
     return Status::Corruption(path + " is a cmkwatch timeline without a schema version (user_version " +
                               std::to_string(*version) + ")");
+  }
+  if (*version < kSchemaVersion) {
+    // No timeline of an older schema was ever deployed, so none is migrated;
+    // the file is left exactly as it is.
+    return Status::Unsupported(path + " has timeline schema version " + std::to_string(*version) +
+                               ", older than the version " + std::to_string(kSchemaVersion) +
+                               " this cmkwatch reads and writes, and it is not converted: read it with the "
+                               "cmkwatch that wrote it, or move it aside and let the analyzer start a new timeline");
   }
   return tx.Commit();  // read-only: releases the lock
 }
@@ -392,7 +536,7 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   // loss, and a commit is what an ack promises the collector.
   CMK_RETURN_IF_ERROR(impl->db.Exec("PRAGMA synchronous = FULL"));
   // 64 MiB of page cache instead of SQLite's 2 MiB: every insert touches the
-  // event-id and (resource, time) indexes at random places, and with the
+  // event-key and (resource, time) indexes at random places, and with the
   // default cache most of those pages are read back from the OS each time
   // (a third of the analyzer's time went to pread copies).
   CMK_RETURN_IF_ERROR(impl->db.Exec("PRAGMA cache_size = -65536"));
@@ -412,21 +556,75 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   return std::unique_ptr<Timeline>(new Timeline(std::move(impl)));
 }
 
-Result<ChainHead> Timeline::Impl::LoadHead(const std::string& resource_id) {
-  Statement::Scope scope(select_head);
-  CMK_RETURN_IF_ERROR(select_head.BindText(1, resource_id));
-  auto row = select_head.Step();
-  if (!row.ok()) return row.status();
-  ChainHead head;
-  if (!*row) return head;  // a new resource: its chain starts from zeros
-  head.last_seq = select_head.ColumnInt(0);
-  head.last_hash = std::string(select_head.ColumnBlob(1));
-  head.length = select_head.ColumnInt(2);
-  if (head.last_hash.size() != kHashBytes) {
-    return Status::Corruption("chain head of " + resource_id + " holds a " + std::to_string(head.last_hash.size()) +
-                              "-byte hash; run verify");
+Status Timeline::Impl::CheckCache() {
+  auto version = db.QueryInt("PRAGMA data_version");
+  if (!version.ok()) return version.status();
+  if (*version != data_version) {
+    DropCache();
+    data_version = *version;
   }
-  return head;
+  return Status::Ok();
+}
+
+Result<CachedResource*> Timeline::Impl::Resource(std::string_view resource_id) {
+  if (auto it = resources.find(resource_id); it != resources.end()) return &it->second;
+  if (resources.size() >= kMaxCachedResources) {
+    CMK_RETURN_IF_ERROR(FlushHeads());
+    resources.clear();
+  }
+  CachedResource r;
+  {
+    Statement::Scope scope(select_resource);
+    CMK_RETURN_IF_ERROR(select_resource.BindText(1, resource_id));
+    auto row = select_resource.Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      r.id = select_resource.ColumnInt(0);
+      r.head.last_seq = select_resource.ColumnInt(1);
+      r.head.last_hash = std::string(select_resource.ColumnBlob(2));
+      r.head.length = select_resource.ColumnInt(3);
+      if (r.head.last_hash.size() != kHashBytes) {
+        return Status::Corruption("chain head of " + std::string(resource_id) + " holds a " +
+                                  std::to_string(r.head.last_hash.size()) + "-byte hash; run verify");
+      }
+    }
+  }
+  if (r.id == 0) {
+    // A new resource: its chain starts from zeros. The row is written now,
+    // in the batch's transaction, so the rollback of a refused batch takes
+    // it back out with the events.
+    Statement::Scope scope(insert_resource);
+    CMK_RETURN_IF_ERROR(insert_resource.BindText(1, resource_id));
+    CMK_RETURN_IF_ERROR(insert_resource.BindBlobNoCopy(2, kZeroHash));
+    CMK_RETURN_IF_ERROR(insert_resource.Run());
+    r.id = sqlite3_last_insert_rowid(db.get());
+  }
+  return &resources.emplace(std::string(resource_id), std::move(r)).first->second;
+}
+
+Status Timeline::Impl::FlushHeads() {
+  for (CachedResource* r : dirty) {
+    Statement::Scope scope(update_head);
+    CMK_RETURN_IF_ERROR(update_head.BindInt(1, r->id));
+    CMK_RETURN_IF_ERROR(update_head.BindInt(2, r->head.last_seq));
+    CMK_RETURN_IF_ERROR(update_head.BindBlobNoCopy(3, r->head.last_hash));
+    CMK_RETURN_IF_ERROR(update_head.BindInt(4, r->head.length));
+    CMK_RETURN_IF_ERROR(update_head.Run());
+    r->dirty = false;
+  }
+  dirty.clear();
+  return Status::Ok();
+}
+
+Result<bool> Timeline::Impl::IsStored(int64_t key, std::string_view event_id) {
+  Statement::Scope scope(event_ids_of_key);
+  CMK_RETURN_IF_ERROR(event_ids_of_key.BindInt(1, key));
+  for (;;) {
+    auto row = event_ids_of_key.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return false;
+    if (event_ids_of_key.ColumnText(1) == event_id) return true;
+  }
 }
 
 // Index of a source in BatchResult's per-source arrays.
@@ -435,8 +633,9 @@ size_t SourceIndex(Source s) {
   return i < 4 ? i : 0;
 }
 
-Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t received_ns,
-                                               std::vector<const Event*>* stored) {
+Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
+                                               const std::vector<std::string_view>* event_bytes,
+                                               int64_t received_ns, std::vector<const Event*>* stored) {
   Impl& m = *this;
   // The wire decoder bounds these already; InsertBatch is also called
   // directly (replay, tests), so the bounds are checked again.
@@ -447,7 +646,11 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     return Status::LimitExceeded("batch sequence " + std::to_string(batch.sequence) + " is beyond 2^63-1");
   }
   const auto sequence = static_cast<int64_t>(batch.sequence);
-  const std::string batch_name = "batch " + batch.collector_id + "#" + std::to_string(batch.sequence);
+  if (event_bytes != nullptr && event_bytes->size() != batch.events.size()) {
+    return Status::InvalidArgument("batch " + batch.collector_id + "#" + std::to_string(batch.sequence) + " has " +
+                                   std::to_string(batch.events.size()) + " events but " +
+                                   std::to_string(event_bytes->size()) + " encodings");
+  }
 
   BatchResult result;
   {
@@ -458,25 +661,42 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
     result.resend = *row && sequence <= m.select_collector.ColumnInt(0);
   }
 
-  // Heads touched by this batch, loaded once and written once at the end.
-  std::unordered_map<std::string, ChainHead> heads;
-  for (const Event& e : batch.events) {
-    const std::string bytes = wire::EncodeEvent(e);
+  std::string encoded;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const Event& e = batch.events[i];
+    std::string_view bytes;
+    if (event_bytes != nullptr) {
+      bytes = (*event_bytes)[i];
+      // The caller's promise, checked where it costs nothing that counts.
+      assert(bytes == wire::EncodeEvent(e));
+    } else {
+      encoded = wire::EncodeEvent(e);
+      bytes = encoded;
+    }
     // Checked inside the transaction on purpose: earlier events of the batch
     // are already inserted, and the rollback takes them back out.
     if (bytes.size() > m.options.max_event_bytes) {
-      return Status::LimitExceeded(batch_name + ": event " + e.id + " encodes to " + std::to_string(bytes.size()) +
+      return Status::LimitExceeded("batch " + batch.collector_id + "#" + std::to_string(batch.sequence) +
+                                   ": event " + e.id + " encodes to " + std::to_string(bytes.size()) +
                                    " bytes, over the timeline's limit of " +
                                    std::to_string(m.options.max_event_bytes) + "; nothing of the batch was stored");
     }
-    auto it = heads.find(e.resource_id);
-    if (it == heads.end()) {
-      auto head = m.LoadHead(e.resource_id);
-      if (!head.ok()) return head.status();
-      it = heads.emplace(e.resource_id, std::move(head).value()).first;
+    auto key_or = m.sha.EventKey(e.id);
+    if (!key_or.ok()) return key_or.status();
+    const int64_t key = *key_or;
+    auto already = m.IsStored(key, e.id);
+    if (!already.ok()) return already.status();
+    if (*already) {
+      // Already in the timeline (an earlier batch, or earlier in this one):
+      // the chain does not move.
+      ++result.duplicates;
+      ++result.duplicates_by_source[SourceIndex(e.source)];
+      continue;
     }
-    ChainHead& head = it->second;
-    std::string hash = ChainHash(head.last_hash, bytes, m.scratch);
+    auto resource = m.Resource(e.resource_id);
+    if (!resource.ok()) return resource.status();
+    CachedResource& r = **resource;
+    CMK_RETURN_IF_ERROR(m.sha.Digest(r.head.last_hash, bytes, &m.hash));
 
     auto codec_used = m.codec.Compress(bytes, m.compressed);
     if (!codec_used.ok()) return codec_used.status();
@@ -484,56 +704,46 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, int64_t
 
     Statement& ins = m.insert_event;
     Statement::Scope scope(ins);
-    // Blobs and texts outlive the step, so SQLite need not copy them.
-    CMK_RETURN_IF_ERROR(ins.BindText(1, e.id));
-    CMK_RETURN_IF_ERROR(ins.BindText(2, e.resource_id));
-    CMK_RETURN_IF_ERROR(ins.BindInt(3, e.time));
-    CMK_RETURN_IF_ERROR(ins.BindInt(4, static_cast<int64_t>(e.source)));
-    CMK_RETURN_IF_ERROR(ins.BindInt(5, static_cast<int64_t>(e.resource_kind)));
-    CMK_RETURN_IF_ERROR(ins.BindText(6, e.operation));
-    CMK_RETURN_IF_ERROR(ins.BindInt(7, static_cast<int64_t>(e.outcome)));
-    CMK_RETURN_IF_ERROR(ins.BindInt(8, e.http_status));
-    CMK_RETURN_IF_ERROR(ins.BindText(9, e.correlation_id));
-    CMK_RETURN_IF_ERROR(ins.BindText(10, e.actor.object_id));
-    CMK_RETURN_IF_ERROR(ins.BindText(11, e.actor.app_id));
-    CMK_RETURN_IF_ERROR(ins.BindText(12, e.actor.upn));
-    CMK_RETURN_IF_ERROR(ins.BindText(13, e.actor.ip));
-    CMK_RETURN_IF_ERROR(ins.BindText(14, batch.collector_id));
-    CMK_RETURN_IF_ERROR(ins.BindInt(15, received_ns));
-    CMK_RETURN_IF_ERROR(ins.BindInt(16, *codec_used));
-    CMK_RETURN_IF_ERROR(ins.BindInt(17, static_cast<int64_t>(bytes.size())));
-    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(18, body));
-    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(19, head.last_hash));
-    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(20, hash));
+    // Blobs outlive the step, so SQLite need not copy them.
+    CMK_RETURN_IF_ERROR(ins.BindInt(1, r.id));
+    CMK_RETURN_IF_ERROR(ins.BindInt(2, e.time));
+    CMK_RETURN_IF_ERROR(ins.BindInt(3, key));
+    CMK_RETURN_IF_ERROR(ins.BindText(4, e.id));
+    CMK_RETURN_IF_ERROR(ins.BindInt(5, static_cast<int64_t>(e.source)));
+    CMK_RETURN_IF_ERROR(ins.BindInt(6, static_cast<int64_t>(e.resource_kind)));
+    CMK_RETURN_IF_ERROR(ins.BindText(7, e.operation));
+    CMK_RETURN_IF_ERROR(ins.BindInt(8, static_cast<int64_t>(e.outcome)));
+    CMK_RETURN_IF_ERROR(ins.BindInt(9, e.http_status));
+    CMK_RETURN_IF_ERROR(ins.BindText(10, e.correlation_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(11, e.actor.object_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(12, e.actor.app_id));
+    CMK_RETURN_IF_ERROR(ins.BindText(13, e.actor.upn));
+    CMK_RETURN_IF_ERROR(ins.BindText(14, e.actor.ip));
+    CMK_RETURN_IF_ERROR(ins.BindText(15, batch.collector_id));
+    CMK_RETURN_IF_ERROR(ins.BindInt(16, received_ns));
+    CMK_RETURN_IF_ERROR(ins.BindInt(17, *codec_used));
+    CMK_RETURN_IF_ERROR(ins.BindInt(18, static_cast<int64_t>(bytes.size())));
+    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(19, body));
+    CMK_RETURN_IF_ERROR(ins.BindInt(20, r.head.last_seq));
+    CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(21, m.hash));
     CMK_RETURN_IF_ERROR(ins.Run());
-    if (m.db.Changes() == 0) {
-      // Already stored (ON CONFLICT DO NOTHING): the chain does not move.
-      ++result.duplicates;
-      ++result.duplicates_by_source[SourceIndex(e.source)];
-      continue;
-    }
     ++result.stored;
     ++result.stored_by_source[SourceIndex(e.source)];
     if (stored != nullptr) stored->push_back(&e);
-    head.last_seq = sqlite3_last_insert_rowid(m.db.get());
-    head.last_hash = std::move(hash);
-    ++head.length;
-  }
-
-  for (const auto& [resource_id, head] : heads) {
-    if (head.length == 0) continue;  // only duplicates of a new resource: nothing to record
-    Statement::Scope scope(m.upsert_head);
-    CMK_RETURN_IF_ERROR(m.upsert_head.BindText(1, resource_id));
-    CMK_RETURN_IF_ERROR(m.upsert_head.BindInt(2, head.last_seq));
-    CMK_RETURN_IF_ERROR(m.upsert_head.BindBlobNoCopy(3, head.last_hash));
-    CMK_RETURN_IF_ERROR(m.upsert_head.BindInt(4, head.length));
-    CMK_RETURN_IF_ERROR(m.upsert_head.Run());
+    r.head.last_seq = sqlite3_last_insert_rowid(m.db.get());
+    r.head.last_hash.assign(m.hash);  // same size: no allocation
+    ++r.head.length;
+    if (!r.dirty) {
+      r.dirty = true;
+      m.dirty.push_back(&r);
+    }
   }
 
   for (const QuarantineEntry& q : batch.quarantined) {
     if (q.offset > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
         q.line > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return Status::LimitExceeded(batch_name + ": quarantine entry for " + q.path + " has an impossible offset");
+      return Status::LimitExceeded("batch " + batch.collector_id + "#" + std::to_string(batch.sequence) +
+                                   ": quarantine entry for " + q.path + " has an impossible offset");
     }
     Statement& ins = m.insert_quarantine;
     Statement::Scope scope(ins);
@@ -593,35 +803,45 @@ Result<std::string> Timeline::Impl::LoadDictionary(uint32_t id) {
 }
 
 Result<BatchResult> Timeline::InsertBatch(const wire::Batch& batch, int64_t received_ns) {
-  CMK_RETURN_IF_ERROR(impl_->MaybeTrainDictionary());
-  // One transaction; any early return rolls it back, so a batch is stored
-  // entirely or not at all.
-  sqlite::Transaction tx(impl_->db);
-  CMK_RETURN_IF_ERROR(tx.Begin());
-  auto result = impl_->StoreBatch(batch, received_ns);
-  if (!result.ok()) return result.status();
-  CMK_RETURN_IF_ERROR(tx.Commit());
-  return result;
+  auto results = InsertEncodedBatches({EncodedBatch{&batch, nullptr}}, received_ns);
+  if (!results.ok()) return results.status();
+  return results->front();
 }
 
 Result<std::vector<BatchResult>> Timeline::InsertBatches(const std::vector<const wire::Batch*>& batches,
                                                          int64_t received_ns, StoredEventsHook* hook) {
-  CMK_RETURN_IF_ERROR(impl_->MaybeTrainDictionary());
+  std::vector<EncodedBatch> plain;
+  plain.reserve(batches.size());
+  for (const wire::Batch* b : batches) plain.push_back({b, nullptr});
+  return InsertEncodedBatches(plain, received_ns, hook);
+}
+
+Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vector<EncodedBatch>& batches,
+                                                                int64_t received_ns, StoredEventsHook* hook) {
+  Impl& m = *impl_;
+  CMK_RETURN_IF_ERROR(m.MaybeTrainDictionary());
   std::vector<BatchResult> results;
   results.reserve(batches.size());
-  sqlite::Transaction tx(impl_->db);
+  // One transaction; any early return rolls it back (and drops the cache),
+  // so the batches are stored entirely or not at all.
+  sqlite::Transaction tx(m.db);
+  Impl::CacheGuard guard(m);
   CMK_RETURN_IF_ERROR(tx.Begin());
+  CMK_RETURN_IF_ERROR(m.CheckCache());
   std::vector<const Event*> stored;
-  for (const wire::Batch* b : batches) {
+  for (const EncodedBatch& b : batches) {
     stored.clear();
-    auto r = impl_->StoreBatch(*b, received_ns, hook != nullptr ? &stored : nullptr);
+    auto r = m.StoreBatch(*b.batch, b.event_bytes, received_ns, hook != nullptr ? &stored : nullptr);
     if (!r.ok()) return r.status();
     results.push_back(*r);
     if (hook != nullptr && !stored.empty()) {
-      CMK_RETURN_IF_ERROR(impl_->alerts.Write(hook->OnStored(stored), received_ns));
+      CMK_RETURN_IF_ERROR(m.alerts.Write(hook->OnStored(stored), received_ns));
     }
   }
+  // Heads are written once per transaction, not once per event or batch.
+  CMK_RETURN_IF_ERROR(m.FlushHeads());
   CMK_RETURN_IF_ERROR(tx.Commit());
+  guard.Committed();
   return results;
 }
 
@@ -674,52 +894,57 @@ Status Timeline::Impl::Fail(VerifyReport& report, ChainProblem problem, const St
 }
 
 // Checks one row against the walk of its resource and advances the walk.
-Status Timeline::Impl::CheckRow(Statement& row, Walk& walk, VerifyReport& report) {
-  const std::string resource_id(row.ColumnText(kColResourceId));
+Status Timeline::Impl::CheckRow(Statement& row, int64_t resource, const std::string& resource_id, Walk& walk,
+                                VerifyReport& report) {
   const int64_t seq = row.ColumnInt(kColSeq);
-  const std::string_view prev = row.ColumnBlob(kColPrevHash);
+  const int64_t prev_seq = row.ColumnInt(kColPrevSeq);
   const std::string_view stored_hash = row.ColumnBlob(kColHash);
 
   if (seq <= walk.anchor_seq) {
     return Fail(report, ChainProblem::kReorderedRows, &row, resource_id,
                 "row precedes the chain's retention anchor (seq " + std::to_string(walk.anchor_seq) + ")");
   }
-  if (prev != walk.prev) {
+  const std::string expected = walk.last_seq == 0 ? std::string("the chain's start")
+                                                  : "row " + std::to_string(walk.last_seq);
+  if (prev_seq != walk.last_seq) {
     // Which row does it claim to follow? None: its predecessor was removed.
     // Another one: rows were moved.
-    Statement::Scope scope(seq_of_hash);
-    CMK_RETURN_IF_ERROR(seq_of_hash.BindText(1, resource_id));
-    CMK_RETURN_IF_ERROR(seq_of_hash.BindBlob(2, prev));
-    auto found = seq_of_hash.Step();
+    Statement::Scope scope(row_of_resource);
+    CMK_RETURN_IF_ERROR(row_of_resource.BindInt(1, prev_seq));
+    CMK_RETURN_IF_ERROR(row_of_resource.BindInt(2, resource));
+    auto found = row_of_resource.Step();
     if (!found.ok()) return found.status();
-    const std::string expected = walk.last_seq == 0 ? std::string("the chain's start")
-                                                    : "row " + std::to_string(walk.last_seq);
     if (*found) {
       return Fail(report, ChainProblem::kReorderedRows, &row, resource_id,
-                  "row claims to follow row " + std::to_string(seq_of_hash.ColumnInt(0)) + " but follows " +
-                      expected);
+                  "row claims to follow row " + std::to_string(prev_seq) + " but follows " + expected);
     }
     return Fail(report, ChainProblem::kMissingRow, &row, resource_id,
-                "row's predecessor (hash " + Hex(prev.substr(0, 8)) + "...) is not in the timeline; it follows " +
+                "row's predecessor (row " + std::to_string(prev_seq) + ") is not in the timeline; it follows " +
                     expected + ": a row was removed");
   }
 
   auto bytes = codec.Decode(row.ColumnInt(kColCodec), row.ColumnInt(kColBodySize), row.ColumnBlob(kColBody),
                             kMaxStoredEventBytes);
   if (!bytes.ok()) return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id, bytes.status().message());
-  const std::string hash = ChainHash(walk.prev, *bytes, scratch);
+  CMK_RETURN_IF_ERROR(sha.Digest(walk.prev, *bytes, &hash));
   auto event = DecodeEventBytes(*bytes);
   if (hash != stored_hash) {
     // A body that is intact but belongs to another row: rows were swapped.
     if (event.ok() && event->id != row.ColumnText(kColEventId)) {
-      Statement::Scope scope(seq_of_event_id);
-      CMK_RETURN_IF_ERROR(seq_of_event_id.BindText(1, event->id));
-      auto found = seq_of_event_id.Step();
-      if (!found.ok()) return found.status();
-      if (*found && seq_of_event_id.ColumnInt(0) != seq) {
+      Statement::Scope scope(event_ids_of_key);
+      auto key = sha.EventKey(event->id);
+      if (!key.ok()) return key.status();
+      CMK_RETURN_IF_ERROR(event_ids_of_key.BindInt(1, *key));
+      for (;;) {
+        auto found = event_ids_of_key.Step();
+        if (!found.ok()) return found.status();
+        if (!*found) break;
+        if (event_ids_of_key.ColumnText(1) != event->id) continue;
+        const int64_t owner = event_ids_of_key.ColumnInt(0);
+        if (owner == seq) break;
         return Fail(report, ChainProblem::kReorderedRows, &row, resource_id,
-                    "row holds the body of event " + event->id + " (row " +
-                        std::to_string(seq_of_event_id.ColumnInt(0)) + "): bodies swapped or moved");
+                    "row holds the body of event " + event->id + " (row " + std::to_string(owner) +
+                        "): bodies swapped or moved");
       }
     }
     return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id,
@@ -730,7 +955,9 @@ Status Timeline::Impl::CheckRow(Statement& row, Walk& walk, VerifyReport& report
     return Fail(report, ChainProblem::kAlteredBytes, &row, resource_id,
                 "stored bytes match their hash but do not decode: " + event.status().message());
   }
-  if (std::string column = ColumnMismatch(row, *event); !column.empty()) {
+  auto key = sha.EventKey(event->id);
+  if (!key.ok()) return key.status();
+  if (std::string column = ColumnMismatch(row, resource_id, *event, *key); !column.empty()) {
     return Fail(report, ChainProblem::kAlteredColumns, &row, resource_id,
                 "column " + column + " disagrees with the stored event");
   }
@@ -741,36 +968,36 @@ Status Timeline::Impl::CheckRow(Statement& row, Walk& walk, VerifyReport& report
   return Status::Ok();
 }
 
-Result<std::map<std::string, ChainHead>> Timeline::Impl::LoadHeads(const std::string* only) {
-  auto stmt = db.Prepare(only != nullptr
-                             ? "SELECT resource_id, last_seq, last_hash, length FROM chain_heads WHERE resource_id = ?1"
-                             : "SELECT resource_id, last_seq, last_hash, length FROM chain_heads");
+Result<std::vector<ResourceRow>> Timeline::Impl::LoadResources(const std::string* only) {
+  auto stmt = db.Prepare(only != nullptr ? "SELECT id, resource_id, last_seq, last_hash, length FROM resources"
+                                           " WHERE resource_id = ?1"
+                                         : "SELECT id, resource_id, last_seq, last_hash, length FROM resources"
+                                           " ORDER BY resource_id");
   if (!stmt.ok()) return stmt.status();
   if (only != nullptr) CMK_RETURN_IF_ERROR(stmt->BindText(1, *only));
-  std::map<std::string, ChainHead> out;
+  std::vector<ResourceRow> out;
   for (;;) {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out[std::string(stmt->ColumnText(0))] =
-        ChainHead{stmt->ColumnInt(1), std::string(stmt->ColumnBlob(2)), stmt->ColumnInt(3)};
+    out.push_back(ResourceRow{stmt->ColumnInt(0), std::string(stmt->ColumnText(1)),
+                              ChainHead{stmt->ColumnInt(2), std::string(stmt->ColumnBlob(3)), stmt->ColumnInt(4)}});
   }
   return out;
 }
 
-Result<std::map<std::string, Anchor>> Timeline::Impl::LoadAnchors(const std::string* only) {
+Result<std::map<int64_t, Anchor>> Timeline::Impl::LoadAnchors(const int64_t* only) {
   auto stmt = db.Prepare(only != nullptr
-                             ? "SELECT resource_id, last_seq, last_hash, pruned FROM chain_anchors WHERE resource_id = ?1"
-                             : "SELECT resource_id, last_seq, last_hash, pruned FROM chain_anchors");
+                             ? "SELECT resource, last_seq, last_hash, pruned FROM chain_anchors WHERE resource = ?1"
+                             : "SELECT resource, last_seq, last_hash, pruned FROM chain_anchors");
   if (!stmt.ok()) return stmt.status();
-  if (only != nullptr) CMK_RETURN_IF_ERROR(stmt->BindText(1, *only));
-  std::map<std::string, Anchor> out;
+  if (only != nullptr) CMK_RETURN_IF_ERROR(stmt->BindInt(1, *only));
+  std::map<int64_t, Anchor> out;
   for (;;) {
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out[std::string(stmt->ColumnText(0))] =
-        Anchor{stmt->ColumnInt(1), std::string(stmt->ColumnBlob(2)), stmt->ColumnInt(3)};
+    out[stmt->ColumnInt(0)] = Anchor{stmt->ColumnInt(1), std::string(stmt->ColumnBlob(2)), stmt->ColumnInt(3)};
   }
   return out;
 }
@@ -778,12 +1005,15 @@ Result<std::map<std::string, Anchor>> Timeline::Impl::LoadAnchors(const std::str
 // One pass over the rows in seq order, every resource's walk advancing side
 // by side: a single sequential scan of the table instead of one sorted query
 // per resource. Memory is per resource, not per event.
-Status Timeline::Impl::WalkChains(Statement& rows, const std::map<std::string, ChainHead>& heads,
-                                  const std::map<std::string, Anchor>& anchors, VerifyReport& report) {
-  std::unordered_map<std::string, Walk> walks;
-  auto start = [&](const std::string& resource_id) {
+Status Timeline::Impl::WalkChains(Statement& rows, const std::vector<ResourceRow>& all,
+                                  const std::map<int64_t, Anchor>& anchors, VerifyReport& report) {
+  std::unordered_map<int64_t, size_t> position;  // resources.id -> index in `all`
+  position.reserve(all.size());
+  for (size_t i = 0; i < all.size(); ++i) position.emplace(all[i].id, i);
+  std::unordered_map<int64_t, Walk> walks;
+  auto start = [&](int64_t resource) {
     Walk w;
-    if (auto a = anchors.find(resource_id); a != anchors.end()) {
+    if (auto a = anchors.find(resource); a != anchors.end()) {
       w.prev = a->second.last_hash;
       w.last_seq = a->second.last_seq;
       w.anchor_seq = a->second.last_seq;
@@ -795,33 +1025,34 @@ Status Timeline::Impl::WalkChains(Statement& rows, const std::map<std::string, C
     auto more = rows.Step();
     if (!more.ok()) return more.status();
     if (!*more) break;
-    const std::string resource_id(rows.ColumnText(kColResourceId));
-    auto it = walks.find(resource_id);
-    if (it == walks.end()) it = walks.emplace(resource_id, start(resource_id)).first;
-    CMK_RETURN_IF_ERROR(CheckRow(rows, it->second, report));
+    const int64_t resource = rows.ColumnInt(kColResource);
+    auto p = position.find(resource);
+    if (p == position.end()) {
+      // Its chain head (and name) is gone, or the row was pointed elsewhere.
+      return Fail(report, ChainProblem::kHeadMismatch, &rows, "resource #" + std::to_string(resource),
+                  "row names resource #" + std::to_string(resource) +
+                      ", which the resources table (names and chain heads) does not hold: the entry was removed "
+                      "or the row's resource column edited");
+    }
+    auto it = walks.find(resource);
+    if (it == walks.end()) it = walks.emplace(resource, start(resource)).first;
+    CMK_RETURN_IF_ERROR(CheckRow(rows, resource, all[p->second].resource_id, it->second, report));
   }
 
   // Every chain must end where its head says, and every head must have a
   // chain (rows or an anchor): this is what catches a removed last row.
-  std::map<std::string, Walk> ordered(walks.begin(), walks.end());
-  for (const auto& [resource_id, head] : heads) {
-    if (!ordered.count(resource_id) && !anchors.count(resource_id)) {
-      return Fail(report, ChainProblem::kHeadMismatch, nullptr, resource_id,
-                  "chain head names " + std::to_string(head.length) + " events ending at row " +
-                      std::to_string(head.last_seq) + ", but no row of this resource is stored");
-    }
-    ordered.emplace(resource_id, start(resource_id));  // fully pruned chains
-  }
-  for (const auto& [resource_id, walk] : ordered) {
+  for (const ResourceRow& r : all) {
     ++report.resources;
-    auto h = heads.find(resource_id);
-    if (h == heads.end()) {
-      return Fail(report, ChainProblem::kHeadMismatch, nullptr, resource_id,
-                  "rows are stored but chain_heads has no entry for this resource");
+    auto w = walks.find(r.id);
+    if (w == walks.end() && !anchors.count(r.id)) {
+      return Fail(report, ChainProblem::kHeadMismatch, nullptr, r.resource_id,
+                  "chain head names " + std::to_string(r.head.length) + " events ending at row " +
+                      std::to_string(r.head.last_seq) + ", but no row of this resource is stored");
     }
-    const ChainHead& head = h->second;
+    const Walk walk = w != walks.end() ? w->second : start(r.id);  // fully pruned chains
+    const ChainHead& head = r.head;
     if (head.last_seq != walk.last_seq || head.last_hash != walk.prev || head.length != walk.length) {
-      return Fail(report, ChainProblem::kHeadMismatch, nullptr, resource_id,
+      return Fail(report, ChainProblem::kHeadMismatch, nullptr, r.resource_id,
                   "chain head says " + std::to_string(head.length) + " events ending at row " +
                       std::to_string(head.last_seq) + " (hash " + Hex(std::string_view(head.last_hash).substr(0, 8)) +
                       "...); the rows give " + std::to_string(walk.length) + " ending at row " +
@@ -839,12 +1070,12 @@ Status Timeline::Verify(VerifyReport* report) {
   Impl& m = *impl_;
   // A read transaction: one consistent snapshot while the writer goes on.
   CMK_RETURN_IF_ERROR(m.db.Exec("BEGIN"));
-  auto heads = m.LoadHeads(nullptr);
-  auto anchors = heads.ok() ? m.LoadAnchors(nullptr) : Result<std::map<std::string, Anchor>>(heads.status());
+  auto all = m.LoadResources(nullptr);
+  auto anchors = all.ok() ? m.LoadAnchors(nullptr) : Result<std::map<int64_t, Anchor>>(all.status());
   Status s = anchors.ok() ? Status::Ok() : anchors.status();
   if (s.ok()) {
     Statement::Scope scope(m.scan_all);
-    s = m.WalkChains(m.scan_all, *heads, *anchors, r);
+    s = m.WalkChains(m.scan_all, *all, *anchors, r);
   }
   (void)m.db.Exec("COMMIT");  // read-only: nothing to lose
   return s;
@@ -856,13 +1087,17 @@ Status Timeline::Verify(const std::string& resource_id, VerifyReport* report) {
   r = VerifyReport{};
   Impl& m = *impl_;
   CMK_RETURN_IF_ERROR(m.db.Exec("BEGIN"));
-  auto heads = m.LoadHeads(&resource_id);
-  auto anchors = heads.ok() ? m.LoadAnchors(&resource_id) : Result<std::map<std::string, Anchor>>(heads.status());
-  Status s = anchors.ok() ? Status::Ok() : anchors.status();
-  if (s.ok()) {
-    Statement::Scope scope(m.scan_resource);
-    s = m.scan_resource.BindText(1, resource_id);
-    if (s.ok()) s = m.WalkChains(m.scan_resource, *heads, *anchors, r);
+  auto one = m.LoadResources(&resource_id);
+  Status s = one.ok() ? Status::Ok() : one.status();
+  if (s.ok() && !one->empty()) {
+    const int64_t id = one->front().id;
+    auto anchors = m.LoadAnchors(&id);
+    s = anchors.ok() ? Status::Ok() : anchors.status();
+    if (s.ok()) {
+      Statement::Scope scope(m.scan_resource);
+      s = m.scan_resource.BindInt(1, id);
+      if (s.ok()) s = m.WalkChains(m.scan_resource, *one, *anchors, r);
+    }
   }
   (void)m.db.Exec("COMMIT");
   if (s.ok() && r.resources == 0) return Status::NotFound("no chain for resource " + resource_id);
@@ -885,9 +1120,20 @@ Result<std::vector<Event>> Timeline::Impl::ReadEvents(const std::string* resourc
   if (limit == 0 || limit > kMaxQueryEvents) {
     return Status::InvalidArgument("limit must be 1.." + std::to_string(kMaxQueryEvents));
   }
+  // A resource's key never changes once committed, so looking it up and
+  // reading its rows need not share a snapshot.
+  int64_t resource = 0;
+  if (resource_id != nullptr) {
+    Statement::Scope scope(select_resource);
+    CMK_RETURN_IF_ERROR(select_resource.BindText(1, *resource_id));
+    auto row = select_resource.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::vector<Event>{};  // no such resource: no events
+    resource = select_resource.ColumnInt(0);
+  }
   Statement& q = resource_id == nullptr ? events_of_all : events_of_resource;
   Statement::Scope scope(q);
-  if (resource_id != nullptr) CMK_RETURN_IF_ERROR(q.BindText(1, *resource_id));
+  if (resource_id != nullptr) CMK_RETURN_IF_ERROR(q.BindInt(1, resource));
   CMK_RETURN_IF_ERROR(q.BindInt(2, from_ns));
   CMK_RETURN_IF_ERROR(q.BindInt(3, to_ns));
   CMK_RETURN_IF_ERROR(q.BindInt(4, static_cast<int64_t>(limit)));
@@ -896,13 +1142,14 @@ Result<std::vector<Event>> Timeline::Impl::ReadEvents(const std::string* resourc
     auto row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    const std::string where = "row " + std::to_string(q.ColumnInt(kColSeq)) + " (event " +
-                              std::string(q.ColumnText(kColEventId)) + ")";
     auto bytes = codec.Decode(q.ColumnInt(kColCodec), q.ColumnInt(kColBodySize), q.ColumnBlob(kColBody),
                               kMaxStoredEventBytes);
-    if (!bytes.ok()) return Status::Corruption(where + ": " + bytes.status().message() + "; run verify");
-    auto event = DecodeEventBytes(*bytes);
-    if (!event.ok()) return Status::Corruption(where + ": " + event.status().message() + "; run verify");
+    auto event = bytes.ok() ? DecodeEventBytes(*bytes) : Result<Event>(bytes.status());
+    if (!event.ok()) {
+      return Status::Corruption("row " + std::to_string(q.ColumnInt(kColSeq)) + " (event " +
+                                std::string(q.ColumnText(kColEventId)) + "): " + event.status().message() +
+                                "; run verify");
+    }
     out.push_back(std::move(event).value());
   }
   return out;
@@ -935,8 +1182,8 @@ Result<TimelineStats> Timeline::Stats() {
   // Counted from the small tables, not count(*) over events: a metrics
   // scrape must not scan millions of rows.
   auto q = impl_->db.Prepare(R"sql(
-SELECT (SELECT coalesce(sum(length), 0) FROM chain_heads) - (SELECT coalesce(sum(pruned), 0) FROM chain_anchors),
-       (SELECT count(*) FROM chain_heads),
+SELECT (SELECT coalesce(sum(length), 0) FROM resources) - (SELECT coalesce(sum(pruned), 0) FROM chain_anchors),
+       (SELECT count(*) FROM resources),
        (SELECT count(*) FROM quarantine),
        (SELECT coalesce(sum(duplicates), 0) FROM collectors),
        (SELECT coalesce(sum(batches), 0) FROM collectors),
@@ -963,21 +1210,21 @@ Result<uint64_t> Timeline::PruneBefore(int64_t cutoff_ns) {
   Impl& m = *impl_;
   sqlite::Transaction tx(m.db);
   CMK_RETURN_IF_ERROR(tx.Begin());
-  auto heads = m.LoadHeads(nullptr);
-  if (!heads.ok()) return heads.status();
+  auto all = m.LoadResources(nullptr);
+  if (!all.ok()) return all.status();
 
-  auto chain = m.db.Prepare("SELECT seq, time_ns, hash FROM events WHERE resource_id = ?1 ORDER BY seq");
+  auto chain = m.db.Prepare("SELECT seq, time_ns, hash FROM events WHERE resource = ?1 ORDER BY seq");
   if (!chain.ok()) return chain.status();
-  auto del = m.db.Prepare("DELETE FROM events WHERE resource_id = ?1 AND seq <= ?2");
+  auto del = m.db.Prepare("DELETE FROM events WHERE resource = ?1 AND seq <= ?2");
   if (!del.ok()) return del.status();
   auto anchor = m.db.Prepare(R"sql(
-INSERT INTO chain_anchors (resource_id, last_seq, last_hash, pruned) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (resource_id) DO UPDATE SET
+INSERT INTO chain_anchors (resource, last_seq, last_hash, pruned) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (resource) DO UPDATE SET
   last_seq = excluded.last_seq, last_hash = excluded.last_hash, pruned = pruned + excluded.pruned)sql");
   if (!anchor.ok()) return anchor.status();
 
   uint64_t total = 0;
-  for (const auto& [resource_id, head] : *heads) {
+  for (const ResourceRow& r : *all) {
     // The prunable prefix: rows in chain order up to the first one that is
     // not older than the cutoff.
     int64_t last_seq = 0;
@@ -985,7 +1232,7 @@ ON CONFLICT (resource_id) DO UPDATE SET
     int64_t count = 0;
     {
       Statement::Scope scope(*chain);
-      CMK_RETURN_IF_ERROR(chain->BindText(1, resource_id));
+      CMK_RETURN_IF_ERROR(chain->BindInt(1, r.id));
       for (;;) {
         auto row = chain->Step();
         if (!row.ok()) return row.status();
@@ -998,22 +1245,24 @@ ON CONFLICT (resource_id) DO UPDATE SET
     if (count == 0) continue;
     {
       Statement::Scope scope(*del);
-      CMK_RETURN_IF_ERROR(del->BindText(1, resource_id));
+      CMK_RETURN_IF_ERROR(del->BindInt(1, r.id));
       CMK_RETURN_IF_ERROR(del->BindInt(2, last_seq));
       CMK_RETURN_IF_ERROR(del->Run());
       if (m.db.Changes() != count) {
-        return Status::Internal("pruning " + resource_id + " deleted " + std::to_string(m.db.Changes()) +
+        return Status::Internal("pruning " + r.resource_id + " deleted " + std::to_string(m.db.Changes()) +
                                 " rows, expected " + std::to_string(count));
       }
     }
     Statement::Scope scope(*anchor);
-    CMK_RETURN_IF_ERROR(anchor->BindText(1, resource_id));
+    CMK_RETURN_IF_ERROR(anchor->BindInt(1, r.id));
     CMK_RETURN_IF_ERROR(anchor->BindInt(2, last_seq));
     CMK_RETURN_IF_ERROR(anchor->BindBlob(3, last_hash));
     CMK_RETURN_IF_ERROR(anchor->BindInt(4, count));
     CMK_RETURN_IF_ERROR(anchor->Run());
     total += static_cast<uint64_t>(count);
   }
+  // Heads are untouched (a chain's length counts its pruned events), so
+  // the writer's cache stays valid.
   CMK_RETURN_IF_ERROR(tx.Commit());
   return total;
 }

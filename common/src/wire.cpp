@@ -479,15 +479,26 @@ Result<MessageType> PeekType(std::string_view message) {
   return static_cast<MessageType>(type);
 }
 
-Result<Batch> DecodeBatch(std::string_view message) {
+Result<Batch> DecodeBatch(std::string_view message) { return DecodeBatch(message, nullptr); }
+
+Result<Batch> DecodeBatch(std::string_view message, std::vector<std::string_view>* event_bytes) {
   if (auto st = CheckHeader(message, MessageType::kBatch); !st.ok()) return st;
-  Reader r(message.substr(kHeaderBytes));
+  const std::string_view body = message.substr(kHeaderBytes);
+  Reader r(body);
   Batch b;
   b.collector_id = r.Str("collector id");
   b.sequence = r.Varint("sequence");
   const size_t n = r.Count("events");
   b.events.reserve(n);
-  for (size_t i = 0; i < n && r.ok(); ++i) b.events.push_back(GetEvent(r));
+  if (event_bytes != nullptr) {
+    event_bytes->clear();
+    event_bytes->reserve(n);
+  }
+  for (size_t i = 0; i < n && r.ok(); ++i) {
+    const size_t start = r.pos();
+    b.events.push_back(GetEvent(r));
+    if (event_bytes != nullptr) event_bytes->push_back(body.substr(start, r.pos() - start));
+  }
   const size_t m = r.Count("quarantine entries");
   for (size_t i = 0; i < m && r.ok(); ++i) {
     QuarantineEntry q;

@@ -144,7 +144,8 @@ class TimelineTest : public ::testing::TestWithParam<bool> {
   // Row ids of a resource's chain, in chain order.
   std::vector<int64_t> ChainRows(const std::string& resource_id) {
     RawDb raw(path_);
-    return raw.Ints("SELECT seq FROM events WHERE resource_id = " + Quote(resource_id) + " ORDER BY seq");
+    return raw.Ints("SELECT seq FROM events WHERE resource = (SELECT id FROM resources WHERE resource_id = " +
+                    Quote(resource_id) + ") ORDER BY seq");
   }
   VerifyReport VerifyFails() {
     auto t = OpenOrFail();
@@ -203,7 +204,8 @@ TEST_P(TimelineTest, StoredEventsReadBackEqualInEventTimeOrder) {
 
 // The chain is exactly the documented one, recomputed here independently:
 // per resource, in insertion order, SHA-256(prev || EncodeEvent(e)) from 32
-// zero bytes; and it carries on across a close and reopen.
+// zero bytes; and it carries on across a close and reopen. Each row names
+// its predecessor's seq, its resource by key, and its id's dedup key.
 TEST_P(TimelineTest, ChainIsTheDocumentedOneAndContinuesAfterReopen) {
   const auto& all = SampleEvents();
   const size_t half = all.size() / 2;
@@ -225,19 +227,40 @@ TEST_P(TimelineTest, ChainIsTheDocumentedOneAndContinuesAfterReopen) {
     EXPECT_TRUE(s.ok()) << s.ToString();
   }
   std::map<std::string, std::string> prev;
-  std::vector<std::string> expected_prev, expected_hash;
+  std::map<std::string, int64_t> prev_seq;
+  std::vector<std::string> expected_hash, expected_ids, expected_resources;
+  std::vector<int64_t> expected_prev_seq, expected_keys;
+  int64_t seq = 0;
   for (const auto& e : all) {
+    ++seq;  // every sample event is distinct: rows 1..n in insertion order
     auto [it, fresh] = prev.try_emplace(e.resource_id, std::string(32, '\0'));
-    const std::string p = it->second;
-    const Sha256Digest d = Sha256(p + wire::EncodeEvent(e));
+    const Sha256Digest d = Sha256(it->second + wire::EncodeEvent(e));
     it->second.assign(reinterpret_cast<const char*>(d.data()), d.size());
-    expected_prev.push_back(p);
     expected_hash.push_back(it->second);
+    expected_prev_seq.push_back(prev_seq[e.resource_id]);
+    prev_seq[e.resource_id] = seq;
+    expected_ids.push_back(e.id);
+    expected_resources.push_back(e.resource_id);
+    const Sha256Digest k = Sha256(e.id);
+    uint64_t key = 0;
+    for (size_t i = 0; i < 8; ++i) key = (key << 8) | k[i];
+    expected_keys.push_back(static_cast<int64_t>(key));
   }
   RawDb raw(path_);
-  EXPECT_EQ(raw.Column("SELECT prev_hash FROM events ORDER BY seq"), expected_prev);
+  EXPECT_EQ(raw.Ints("SELECT seq FROM events ORDER BY seq").back(), seq);
+  EXPECT_EQ(raw.Ints("SELECT prev_seq FROM events ORDER BY seq"), expected_prev_seq);
   EXPECT_EQ(raw.Column("SELECT hash FROM events ORDER BY seq"), expected_hash);
-  EXPECT_EQ(raw.Column("SELECT event_id FROM events ORDER BY seq").size(), all.size());
+  EXPECT_EQ(raw.Column("SELECT event_id FROM events ORDER BY seq"), expected_ids);
+  EXPECT_EQ(raw.Ints("SELECT event_key FROM events ORDER BY seq"), expected_keys);
+  EXPECT_EQ(raw.Column("SELECT r.resource_id FROM events e JOIN resources r ON r.id = e.resource ORDER BY e.seq"),
+            expected_resources);
+  // The head of each chain is its last row.
+  for (const auto& [resource_id, hash] : prev) {
+    EXPECT_EQ(raw.Column("SELECT last_hash FROM resources WHERE resource_id = " + Quote(resource_id)),
+              std::vector<std::string>{hash});
+    EXPECT_EQ(raw.Ints("SELECT last_seq FROM resources WHERE resource_id = " + Quote(resource_id)),
+              std::vector<int64_t>{prev_seq[resource_id]});
+  }
   EXPECT_EQ(raw.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
 
@@ -370,7 +393,7 @@ TEST_P(TimelineTest, VerifyNamesARemovedLastRowAndAnEditedHead) {
 TEST_P(TimelineTest, VerifyNamesAnEditedChainHead) {
   ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
   const std::string resource = BusiestResource();
-  RawDb(path_).Exec("UPDATE chain_heads SET length = length + 1 WHERE resource_id = " + Quote(resource));
+  RawDb(path_).Exec("UPDATE resources SET length = length + 1 WHERE resource_id = " + Quote(resource));
   VerifyReport report = VerifyFails();
   EXPECT_EQ(report.problem, ChainProblem::kHeadMismatch) << report.detail;
   EXPECT_EQ(report.resource_id, resource);
@@ -470,7 +493,8 @@ TEST_P(TimelineTest, PruneKeepsChainsVerifiable) {
 
   // The anchor is part of the chain: removing it is noticed.
   t.reset();
-  RawDb(path_).Exec("DELETE FROM chain_anchors WHERE resource_id = " + Quote(late.resource_id));
+  RawDb(path_).Exec("DELETE FROM chain_anchors WHERE resource = (SELECT id FROM resources WHERE resource_id = " +
+                    Quote(late.resource_id) + ")");
   report = VerifyFails();
   EXPECT_EQ(report.resource_id, late.resource_id);
   EXPECT_EQ(report.event_id, "late-event-1");
@@ -484,6 +508,105 @@ TEST_P(TimelineTest, NewerSchemaIsRefused) {
   EXPECT_TRUE(t.status().IsUnsupported()) << t.status().ToString();
   EXPECT_NE(t.status().message().find("version 99"), std::string::npos) << t.status().message();
   EXPECT_NE(t.status().message().find("newer"), std::string::npos) << t.status().message();
+}
+
+// A file of the previous schema (resource ids as text) is named and left
+// alone: there is no migration, and writing it with the new idea of the
+// schema would break it.
+TEST_P(TimelineTest, OlderSchemaIsRefusedAndLeftAlone) {
+  ASSERT_TRUE(OpenOrFail());
+  RawDb(path_).Exec("PRAGMA user_version = 1");
+  auto t = Timeline::Open(path_.string(), options_);
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().IsUnsupported()) << t.status().ToString();
+  EXPECT_NE(t.status().message().find("version 1"), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("older"), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("new timeline"), std::string::npos) << t.status().message();
+  EXPECT_EQ(RawDb(path_).Ints("PRAGMA user_version"), std::vector<int64_t>{1});
+}
+
+// The resource key is an indexed column like the others: pointing a row at
+// another resource, renaming a resource or editing a dedup key is named.
+TEST_P(TimelineTest, VerifyNamesAnEditedResourceOrEventKey) {
+  ASSERT_NO_FATAL_FAILURE(StoreSamplesAndClose());
+  const std::string resource = BusiestResource();
+  const auto rows = ChainRows(resource);
+  ASSERT_GE(rows.size(), 3u);
+  {
+    RawDb(path_).Exec("UPDATE resources SET resource_id = resource_id || 'x' WHERE resource_id = " +
+                      Quote(resource));
+    const VerifyReport report = VerifyFails();
+    EXPECT_EQ(report.problem, ChainProblem::kAlteredColumns) << report.detail;
+    EXPECT_EQ(report.seq, rows[0]);
+    EXPECT_NE(report.detail.find("resource"), std::string::npos) << report.detail;
+    RawDb(path_).Exec("UPDATE resources SET resource_id = " + Quote(resource) + " WHERE resource_id = " +
+                      Quote(resource + "x"));
+  }
+  {
+    RawDb(path_).Exec("UPDATE events SET event_key = event_key + 1 WHERE seq = " + std::to_string(rows[1]));
+    const VerifyReport report = VerifyFails();
+    EXPECT_EQ(report.problem, ChainProblem::kAlteredColumns) << report.detail;
+    EXPECT_EQ(report.seq, rows[1]);
+    EXPECT_NE(report.detail.find("event_key"), std::string::npos) << report.detail;
+    RawDb(path_).Exec("UPDATE events SET event_key = event_key - 1 WHERE seq = " + std::to_string(rows[1]));
+  }
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    EXPECT_TRUE(t->Verify(nullptr).ok());  // both edits undone: intact again
+  }
+  // A resource's entry removed: its rows name a resource nobody holds.
+  RawDb(path_).Exec("DELETE FROM resources WHERE resource_id = " + Quote(resource));
+  const VerifyReport report = VerifyFails();
+  EXPECT_EQ(report.problem, ChainProblem::kHeadMismatch) << report.detail;
+  EXPECT_EQ(report.seq, rows[0]);
+}
+
+// Two writers on one file, one after the other (an analyzer restarted while
+// the old one still had it open, or `cmkwatch` replaying into it): each
+// notices the other's commits and chains on from them, not from the heads
+// it had cached.
+TEST_P(TimelineTest, AWriterNoticesAnotherWritersCommits) {
+  const auto& all = SampleEvents();
+  ASSERT_GE(all.size(), 8u);
+  auto a = OpenOrFail();
+  auto b = OpenOrFail();
+  ASSERT_TRUE(a && b);
+  uint64_t seq = 1;
+  for (size_t i = 0; i < all.size(); ++i) {
+    Timeline& writer = (i / 3) % 2 == 0 ? *a : *b;
+    auto r = writer.InsertBatch(MakeBatch(seq++, {all[i], all[i]}), 1);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Totals(*r), (BatchResult{1, 1, 0, false})) << i;
+  }
+  // Each writer recognizes what the other one stored.
+  auto again = a->InsertBatch(MakeBatch(seq++, all), 2);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->duplicates, all.size());
+  VerifyReport report;
+  Status s = b->Verify(&report);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(report.events, all.size());
+}
+
+// A refused batch leaves no trace in the writer's cache either: the
+// resources it would have created, and the heads it moved, are rolled back
+// with it, and the next batch chains from what was committed.
+TEST_P(TimelineTest, ARefusedBatchLeavesTheCacheAsCommitted) {
+  const auto& all = SampleEvents();
+  options_.max_event_bytes = 64 * 1024;
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->InsertBatch(MakeBatch(1, {all[0], all[1]}), 1).ok());
+  Event huge = all[3];
+  huge.id = "huge-event";
+  huge.raw.assign(100 * 1024, 'x');
+  EXPECT_TRUE(t->InsertBatch(MakeBatch(2, {all[2], all[4], all[0], huge}), 2).status().IsLimitExceeded());
+  ASSERT_TRUE(t->InsertBatch(MakeBatch(2, {all[2], all[4], all[5]}), 3).ok());
+  VerifyReport report;
+  Status s = t->Verify(&report);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(report.events, 5u);
 }
 
 TEST_P(TimelineTest, OtherFilesAreRefused) {
@@ -529,7 +652,7 @@ TEST_P(TimelineTest, AFailedBatchLeavesNothingBehind) {
   {
     RawDb raw(path_);
     EXPECT_EQ(raw.Ints("SELECT count(*) FROM events"), std::vector<int64_t>{0});
-    EXPECT_EQ(raw.Ints("SELECT count(*) FROM chain_heads"), std::vector<int64_t>{0});
+    EXPECT_EQ(raw.Ints("SELECT count(*) FROM resources"), std::vector<int64_t>{0});
     EXPECT_EQ(raw.Ints("SELECT count(*) FROM collectors"), std::vector<int64_t>{0});
   }
   // The same sequence without the oversized event is new, not a resend, and

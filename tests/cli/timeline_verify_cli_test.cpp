@@ -223,7 +223,9 @@ class TimelineVerifyCli : public ::testing::Test {
   }
   // A resource's rows in chain (insertion) order.
   std::vector<int64_t> ChainRows(const std::string& resource_id) {
-    return RawDb(db_).Ints("SELECT seq FROM events WHERE resource_id = ?1 ORDER BY seq", resource_id);
+    return RawDb(db_).Ints(
+        "SELECT seq FROM events WHERE resource = (SELECT id FROM resources WHERE resource_id = ?1) ORDER BY seq",
+        resource_id);
   }
   std::string EventIdOfRow(int64_t seq) { return RawDb(db_).Blob("SELECT event_id FROM events WHERE seq = ?1", seq); }
 
@@ -509,6 +511,22 @@ TEST_F(TimelineVerifyCli, ReorderedRowsAreNamed) {
     raw.Exec("UPDATE events SET seq = " + b + " WHERE seq = -1");
   }
   ExpectVerifyNames(resource, rows[1], "reordered_rows");
+}
+
+// A timeline of an older schema is not read with a newer idea of it: both
+// commands say which version it is and what to do, and leave it as it is.
+TEST_F(TimelineVerifyCli, AnOlderSchemaIsNamedWithWhatToDo) {
+  ASSERT_NO_FATAL_FAILURE(StoreSamples());
+  RawDb(db_).Exec("PRAGMA user_version = 1");
+  for (const char* command : {"timeline", "verify"}) {
+    const CliResult r = Cli({command, "--db", db_});
+    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("schema version 1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("older"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("new timeline"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(RawDb(db_).Ints("PRAGMA user_version", ""), std::vector<int64_t>{1});
 }
 
 TEST_F(TimelineVerifyCli, AMissingDatabaseIsAnErrorAndIsNotCreated) {

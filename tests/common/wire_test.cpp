@@ -54,6 +54,18 @@ TEST(Wire, BatchRoundTripsEveryNormalizedField) {
   EXPECT_EQ(*decoded, batch);
   // Canonical: re-encoding gives the same bytes.
   EXPECT_EQ(EncodeBatch(*decoded), bytes);
+
+  // Each event's own bytes, as the analyzer's timeline stores them, are
+  // exactly its canonical encoding.
+  std::vector<std::string_view> event_bytes = {"stale"};
+  auto with_bytes = DecodeBatch(bytes, &event_bytes);
+  ASSERT_TRUE(with_bytes.ok()) << with_bytes.status().ToString();
+  EXPECT_EQ(*with_bytes, batch);
+  ASSERT_EQ(event_bytes.size(), batch.events.size());
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    EXPECT_EQ(event_bytes[i], EncodeEvent(batch.events[i])) << i;
+    EXPECT_TRUE(event_bytes[i].data() >= bytes.data() && event_bytes[i].data() < bytes.data() + bytes.size());
+  }
 }
 
 TEST(Wire, AckRoundTrips) {

@@ -10,32 +10,41 @@
 //  * PRAGMA application_id marks the file as a cmkwatch timeline and
 //    PRAGMA user_version holds the schema version (kSchemaVersion). A file
 //    from a newer cmkwatch is refused (Unsupported) rather than written with
-//    an old idea of its schema; a SQLite file of something else is refused
+//    an old idea of its schema; so is one of an older schema (version 1),
+//    which is left untouched (there is no migration: no such file was ever
+//    deployed); a SQLite file of something else is refused
 //    (InvalidArgument).
 //
-// Schema (version 1):
+// Schema (version 2):
+//  resources     one row per resource: id (INTEGER PRIMARY KEY, what
+//                events name it by), resource_id UNIQUE (the canonical ARM
+//                id), and its chain head: last seq, last hash, length
+//                (events ever chained, pruned ones included).
 //  events        seq (INTEGER PRIMARY KEY AUTOINCREMENT: never reused, so
-//                chain order and anchors survive deletes), event_id UNIQUE,
-//                the fields queries filter on (resource, time, source, kind,
-//                operation, outcome, http status, correlation id, actor),
-//                collector_id, received_ns, and the event itself: its
-//                canonical wire encoding (wire::EncodeEvent, raw record
-//                included) as `body`, zstd-compressed (codec 1, or 2 with a
-//                dictionary trained on the file's first events and stored
-//                in `dictionaries`) with its uncompressed size in
-//                `body_size`; prev_hash and hash.
-//                Index on (resource_id, time_ns).
-//  chain_heads   per resource: last seq, last hash, length (events ever
-//                chained, pruned ones included).
+//                chain order and anchors survive deletes), resource
+//                (resources.id), time_ns, event_key (the first 8 bytes of
+//                SHA-256(event_id): the dedup index), event_id, the fields
+//                queries filter on (source, kind, operation, outcome, http
+//                status, correlation id, actor), collector_id, received_ns,
+//                and the event itself: its canonical wire encoding
+//                (wire::EncodeEvent, raw record included) as `body`,
+//                zstd-compressed (codec 1, or 2 with a dictionary trained on
+//                the file's first events and stored in `dictionaries`) with
+//                its uncompressed size in `body_size`; prev_seq (the seq of
+//                the row before it in its chain, 0 at the chain's start: what
+//                tells a removed row from a moved one) and hash.
+//                Indexes on (resource, time_ns) and on event_key.
 //  chain_anchors per resource that retention pruned: the last pruned seq,
 //                its hash, how many were pruned.
 //  quarantine    records a collector could not read, with where and why.
 //  collectors    per collector: last committed batch sequence and counters.
+//  dictionaries  the zstd dictionaries bodies name.
 //
 // Hash chain. Each resource has its own chain, in insertion order:
-//   hash = SHA-256(prev_hash || canonical event bytes)
-// with prev_hash = 32 zero bytes for a resource's first event (or the
-// anchor's hash after pruning). The hash covers the uncompressed canonical
+//   hash = SHA-256(previous row's hash || canonical event bytes)
+// with 32 zero bytes before a resource's first event (or the anchor's hash
+// after pruning). The verifier walks each chain in seq order and carries
+// the previous hash itself, so rows need not store it. The hash covers the uncompressed canonical
 // bytes, so compression can change without touching the chain. Insertion
 // order, not event time: a late event (an Activity Log record arrives minutes
 // after a Key Vault audit record of the same second) is appended, never
@@ -46,7 +55,10 @@
 // (e.g. `cmkwatch verify` output) elsewhere to pin them.
 //
 // Threading: one Timeline owns one connection and is not thread-safe; use it
-// from one thread (other processes may read the file concurrently).
+// from one thread (other processes may read the file concurrently). A
+// writing Timeline keeps resources' keys and chain heads in memory between
+// batches; should another connection write the file meanwhile, it notices
+// (PRAGMA data_version) and reads them again.
 #pragma once
 
 #include <array>
@@ -56,6 +68,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cmkwatch/analyzer/alert.h"
@@ -65,7 +78,7 @@
 
 namespace cmkwatch::analyzer {
 
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 // Largest number of events one query returns (bounded memory); page by time.
 inline constexpr size_t kMaxQueryEvents = 1'000'000;
 
@@ -99,9 +112,9 @@ enum class ChainProblem : uint8_t {
   kNone,
   kAlteredBytes,    // a body no longer hashes to its stored hash, or does not decode
   kAlteredColumns,  // an indexed column disagrees with the event in the body
-  kMissingRow,      // a row's prev_hash names no row of the chain: a row was removed
-  kReorderedRows,   // a row's prev_hash names a row that is not its predecessor
-  kHeadMismatch,    // chain_heads disagrees with the rows (last row, hash or length)
+  kMissingRow,      // a row's prev_seq names no row of the chain: a row was removed
+  kReorderedRows,   // a row's prev_seq names a row that is not its predecessor, or holds another row's body
+  kHeadMismatch,    // a resource's chain head disagrees with the rows (last row, hash or length), or is gone
 };
 std::string_view ToString(ChainProblem p);
 
@@ -161,6 +174,18 @@ class Timeline {
   // alert commits with its evidence or not at all.
   Result<std::vector<BatchResult>> InsertBatches(const std::vector<const wire::Batch*>& batches,
                                                  int64_t received_ns, StoredEventsHook* hook = nullptr);
+  // A batch with each event's canonical encoding already at hand, as
+  // wire::DecodeBatch(message, &event_bytes) gives it: (*event_bytes)[i]
+  // must be wire::EncodeEvent(batch->events[i]) (debug builds check it).
+  // Both are borrowed for the call only.
+  struct EncodedBatch {
+    const wire::Batch* batch = nullptr;
+    const std::vector<std::string_view>* event_bytes = nullptr;  // null: the timeline encodes
+  };
+  // InsertBatches, hashing and storing the given bytes instead of encoding
+  // every event again (the analyzer's path: it has the message in hand).
+  Result<std::vector<BatchResult>> InsertEncodedBatches(const std::vector<EncodedBatch>& batches,
+                                                        int64_t received_ns, StoredEventsHook* hook = nullptr);
 
   // Every stored event in the order it was stored (seq), decoded: what the
   // analyzer replays into its rules at start. Stops at the first error

@@ -81,6 +81,12 @@ std::string EncodeAck(const Ack& ack);
 // The type of a message, after checking its header and size.
 Result<MessageType> PeekType(std::string_view message);
 Result<Batch> DecodeBatch(std::string_view message);
+// The same, also giving each event's encoding: (*event_bytes)[i] is the part
+// of `message` that encodes events[i], which, the encoding being canonical,
+// equals EncodeEvent(events[i]). The views are valid while `message` is. The
+// analyzer's timeline hashes and stores these bytes instead of encoding
+// every event again.
+Result<Batch> DecodeBatch(std::string_view message, std::vector<std::string_view>* event_bytes);
 Result<Ack> DecodeAck(std::string_view message);
 
 }  // namespace cmkwatch::wire
