@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmkwatch/analyzer/config.h"
 #include "cmkwatch/collector/config.h"
 #include "cmkwatch/common/config.h"
 #include "fuzz_util.h"
@@ -104,6 +105,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CMK_FUZZ_CHECK(!config->collector.sources.empty());
   } else {
     CheckMessage(config.status());
+  }
+  // The analyzer's schema too (its rules section: durations, dates, globs).
+  auto analyzer = cmkwatch::analyzer::ParseAnalyzerConfig(text, kFile);
+  if (analyzer.ok()) {
+    CMK_FUZZ_CHECK(tree.ok());
+    CMK_FUZZ_CHECK(!analyzer->analyzer.db_path.empty());
+    for (const auto& s : analyzer->analyzer.rules.suppressions) CMK_FUZZ_CHECK(!s.reason.empty());
+  } else {
+    CheckMessage(analyzer.status());
   }
   return 0;
 }
