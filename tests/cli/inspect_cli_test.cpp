@@ -178,5 +178,33 @@ TEST(RulesCli, ListsEveryRuleWithItsSeverities) {
   EXPECT_EQ(Cli("rules --bogus").exit_code, 2);
 }
 
+// `cmkwatch inventory import` and `cmkwatch alerts`, as an operator
+// seeding a new deployment runs them.
+TEST(InventoryCli, ImportStoresEachSnapshotOnceAndAlertsReadsTheDatabase) {
+  test::TestDir dir("inventory-cli");
+  const std::string db = (dir.path() / "timeline.db").string();
+  const std::string inventory = std::string(CMKWATCH_SOURCE_DIR) + "/samples/inventory";
+  CliRun r = Cli("inventory import --db " + db + " " + inventory);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("4 resources stored, 0 already there"), std::string::npos) << r.err;
+  r = Cli("inventory import --db " + db + " " + inventory);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("0 resources stored, 4 already there"), std::string::npos) << r.err;
+
+  // A snapshot that is not one: named, the others still imported, exit 3.
+  std::ofstream(dir.path() / "broken.json") << "{\"id\": ";
+  r = Cli("inventory import --db " + db + " " + (dir.path() / "broken.json").string() + " " + inventory);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("broken.json"), std::string::npos) << r.err;
+
+  // The estate as imported breaks no rule: no alert.
+  r = Cli("alerts --db " + db + " --status all --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Lines(r.out).empty()) << r.out;
+  EXPECT_EQ(Cli("alerts --db " + db + " --status maybe").exit_code, 2);
+  EXPECT_EQ(Cli("alerts --db " + (dir.path() / "missing.db").string()).exit_code, 1);
+  EXPECT_EQ(Cli("inventory import " + inventory).exit_code, 2);  // no --db
+}
+
 }  // namespace
 }  // namespace cmkwatch
