@@ -361,6 +361,11 @@ struct RuleEngine::Impl {
         if (!detail.empty()) a.title = Title(*info, resource, detail);
       }
       a.first_seen = std::min(a.first_seen, e.time);
+      // A suppression that has expired since lets the next evidence through.
+      if (a.status == AlertStatus::kSuppressed && SuppressionFor(rule, resource, e.time) == nullptr) {
+        a.status = AlertStatus::kOpen;
+        a.suppression.clear();
+      }
       for (auto& id : affected) {
         if (!std::binary_search(a.affected.begin(), a.affected.end(), id)) {
           a.affected.insert(std::upper_bound(a.affected.begin(), a.affected.end(), id), id);
@@ -1118,14 +1123,17 @@ struct RuleEngine::Impl {
 
   std::vector<AlertChange> Tick(int64_t now) {
     std::vector<AlertChange> out;
-    Event tick;
-    tick.id = "tick:" + std::to_string(now);
-    tick.time = now;
-    tick.operation = "silence check";
-    Ctx c(tick, "tick");
-    c.out = &out;
     for (const auto& [name, v] : state.vaults()) {
       if (v.id.empty() || v.last_audit == kNever || now - v.last_audit <= config.silence_window_ns) continue;
+      // Named by the silence itself (vault and last AuditEvent), not by the
+      // tick: a restarted analyzer raising the same silence again gives the
+      // same alert id.
+      Event tick;
+      tick.id = "silence:" + name + ":" + std::to_string(v.last_audit);
+      tick.time = now;
+      tick.operation = "silence check";
+      Ctx c(tick, "tick");
+      c.out = &out;
       auto ai = state.BoundToVault(name);
       if (ai.empty()) continue;  // a quiet vault nobody depends on is not a blind spot
       // Each tick is not new evidence: raise once per silence.

@@ -915,6 +915,24 @@ TEST(RulesConfig, SeverityOverrideAndSuppressionUntilItExpires) {
   EXPECT_EQ(alerts[1].suppression, "lab vaults, ticket SEC-12");
 }
 
+TEST(RulesConfig, ASuppressionEndsAtItsExpiry) {
+  RulesConfig config;
+  Suppression sup;
+  sup.rule = "*";
+  sup.resource_pattern = "*/vaults/kv-cmk/keys/*";
+  sup.reason = "maintenance window";
+  sup.expires = test::ParseOrFail(Audit(10, "KeyGet", KeyUri(), 200)).time;
+  config.suppressions.push_back(sup);
+  Scenario s(config);
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyUnwrap", KeyUri(), 403));
+  EXPECT_EQ(s.Only("CMK006").status, AlertStatus::kSuppressed);
+  auto changes = s.Feed(Audit(12, "KeyUnwrap", KeyUri(), 403));  // after the window: the outage goes on
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].alert.status, AlertStatus::kOpen);
+  EXPECT_TRUE(changes[0].alert.suppression.empty());
+}
+
 TEST(Rules, TheSameEventsGiveTheSameAlertIds) {
   auto run = [] {
     Scenario s;
