@@ -3,12 +3,6 @@
 namespace cmkwatch::analyzer::internal {
 namespace {
 
-// Early return of a failed Status (only inside this file).
-#define CMK_RETURN_IF_ERROR(expr)        \
-  do {                                   \
-    ::cmkwatch::Status cmk_s_ = (expr);  \
-    if (!cmk_s_.ok()) return cmk_s_;     \
-  } while (0)
 
 constexpr const char* kAlertSchema = R"sql(
 CREATE TABLE IF NOT EXISTS alerts (

@@ -44,12 +44,6 @@ constexpr size_t kMaxCollectors = 10'000;
 // silent before live events had a chance to arrive.
 constexpr auto kTickInterval = std::chrono::seconds(60);
 
-#define CMK_ANALYZER_RETURN_IF_ERROR(expr) \
-  do {                                     \
-    ::cmkwatch::Status cmk_s_ = (expr);    \
-    if (!cmk_s_.ok()) return cmk_s_;       \
-  } while (0)
-
 // Gives newly stored events to the rules, inside the timeline's
 // transaction, and keeps what they changed for logging after the commit.
 class RulesHook : public StoredEventsHook {
@@ -139,7 +133,7 @@ struct Analyzer::Impl {
       changes.push_back({kind, a});
     }
     if (!changes.empty()) {
-      CMK_ANALYZER_RETURN_IF_ERROR(timeline->StoreAlertChanges(changes, WallNs()));
+      CMK_RETURN_IF_ERROR(timeline->StoreAlertChanges(changes, WallNs()));
       Announce(changes);
     }
     logger.Info("rules ready", {{"events_replayed", events},

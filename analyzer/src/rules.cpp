@@ -160,13 +160,7 @@ std::string LastSegments(std::string_view id, int n) {
   return std::string(at == std::string_view::npos ? id : id.substr(at + 1));
 }
 
-std::string_view KeyNameOfId(std::string_view id) {
-  constexpr std::string_view kKeys = "/keys/";
-  const size_t at = id.find(kKeys);
-  if (at == std::string_view::npos) return {};
-  const size_t start = at + kKeys.size();
-  return id.substr(start, id.find('/', start) - start);
-}
+std::string_view KeyNameOfId(std::string_view id) { return internal::SegmentAfter(id, "/keys/"); }
 
 std::vector<std::string> Ids(const std::vector<const AiState*>& ai) {
   std::vector<std::string> out;

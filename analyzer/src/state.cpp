@@ -31,11 +31,10 @@ std::string VaultNameOfUri(std::string_view uri) {
   return VaultNameOfHost(parsed->host);
 }
 
-std::string_view ResourceGroupOf(std::string_view id) {
-  constexpr std::string_view kRg = "/resourcegroups/";
-  const size_t at = id.find(kRg);
+std::string_view SegmentAfter(std::string_view id, std::string_view marker) {
+  const size_t at = id.find(marker);
   if (at == std::string_view::npos) return {};
-  const size_t start = at + kRg.size();
+  const size_t start = at + marker.size();
   return id.substr(start, id.find('/', start) - start);
 }
 

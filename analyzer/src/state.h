@@ -114,8 +114,13 @@ std::string_view VaultNameViewOfId(std::string_view canonical_id);
 std::string_view VaultNameViewOfHost(std::string_view lower_host);
 // "kv" from a vault URI "https://kv.vault.azure.net/".
 std::string VaultNameOfUri(std::string_view uri);
+// The segment after `marker` ("/resourcegroups/", "/keys/") in an id, ""
+// when the marker is absent.
+std::string_view SegmentAfter(std::string_view canonical_id, std::string_view marker);
 // The resource group segment of an id, "" when none.
-std::string_view ResourceGroupOf(std::string_view canonical_id);
+inline std::string_view ResourceGroupOf(std::string_view canonical_id) {
+  return SegmentAfter(canonical_id, "/resourcegroups/");
+}
 
 // Role definitions that grant get/wrapKey/unwrapKey on keys (RULES.md CMK005).
 bool IsKeyCryptoRole(std::string_view role_guid);

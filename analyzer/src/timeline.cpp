@@ -17,12 +17,6 @@
 namespace cmkwatch::analyzer {
 namespace {
 
-// Early return of a failed Status (only inside this file).
-#define CMK_RETURN_IF_ERROR(expr)        \
-  do {                                   \
-    ::cmkwatch::Status cmk_s_ = (expr);  \
-    if (!cmk_s_.ok()) return cmk_s_;     \
-  } while (0)
 
 using sqlite::Statement;
 

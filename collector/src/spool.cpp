@@ -54,12 +54,6 @@ int64_t NowNs() {
       .count();
 }
 
-// Early return of a failed Status (only inside this file).
-#define CMK_RETURN_IF_ERROR(expr)        \
-  do {                                   \
-    ::cmkwatch::Status cmk_s_ = (expr);  \
-    if (!cmk_s_.ok()) return cmk_s_;     \
-  } while (0)
 
 // Callers keep value <= INT64_MAX.
 Status BindU64(sqlite::Statement& stmt, int index, uint64_t value) {

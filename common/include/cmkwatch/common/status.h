@@ -86,3 +86,11 @@ class [[nodiscard]] Result {
 };
 
 }  // namespace cmkwatch
+
+// Early return of a failed Status from a function returning Status or
+// Result<T>: the one spelling of the pattern, for every component.
+#define CMK_RETURN_IF_ERROR(expr)        \
+  do {                                   \
+    ::cmkwatch::Status cmk_s_ = (expr);  \
+    if (!cmk_s_.ok()) return cmk_s_;     \
+  } while (0)
