@@ -455,6 +455,16 @@ size_t Framer::State::ScanBlocks(const char* chunk, size_t i, size_t n, size_t& 
   for (; end - pos >= kBlock; pos += kBlock) {
     const char* p = chunk + pos;
     const BlockMasks bm = ClassifyBlock(p);
+    if (bm.backslash == 0 && !esc && !bm.low && !(candidate && depth == 1)) {
+      // The common block: no escape, no whitespace or newline, no key state
+      // to follow; only brackets outside strings can matter.
+      const uint64_t inside = PrefixXor(bm.quote) ^ (str ? ~uint64_t{0} : 0);
+      if (((bm.open | bm.close) & ~inside) == 0) {
+        if (bm.quote != 0) string_start = base + pos + 63 - static_cast<size_t>(__builtin_clzll(bm.quote));
+        str = (inside >> 63) != 0;
+        continue;
+      }
+    }
     const uint64_t backslash = bm.backslash;
     bool esc_next = esc;
     const uint64_t escaped = (backslash != 0 || esc) ? EscapedBits(backslash, &esc_next) : 0;
