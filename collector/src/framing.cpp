@@ -455,16 +455,6 @@ size_t Framer::State::ScanBlocks(const char* chunk, size_t i, size_t n, size_t& 
   for (; end - pos >= kBlock; pos += kBlock) {
     const char* p = chunk + pos;
     const BlockMasks bm = ClassifyBlock(p);
-    if (bm.backslash == 0 && !esc && !bm.low && !(candidate && depth == 1)) {
-      // The common block: no escape, no whitespace or newline, no key state
-      // to follow; only brackets outside strings can matter.
-      const uint64_t inside = PrefixXor(bm.quote) ^ (str ? ~uint64_t{0} : 0);
-      if (((bm.open | bm.close) & ~inside) == 0) {
-        if (bm.quote != 0) string_start = base + pos + 63 - static_cast<size_t>(__builtin_clzll(bm.quote));
-        str = (inside >> 63) != 0;
-        continue;
-      }
-    }
     const uint64_t backslash = bm.backslash;
     bool esc_next = esc;
     const uint64_t escaped = (backslash != 0 || esc) ? EscapedBits(backslash, &esc_next) : 0;
@@ -472,13 +462,6 @@ size_t Framer::State::ScanBlocks(const char* chunk, size_t i, size_t n, size_t& 
     // Inside a string: from an opening quote (included) to its closing
     // quote (excluded). For any other byte: inside before the byte.
     const uint64_t inside = PrefixXor(quotes) ^ (str ? ~uint64_t{0} : 0);
-    const SpaceMasks sm = bm.low ? ClassifySpace(p) : SpaceMasks{};
-    // Where the byte loop must take over.
-    const uint64_t stops =
-        (backslash & ~inside) | (sm.newline & (lines == Lines::kYes ? ~uint64_t{0} : inside));
-    size_t stop = stops != 0 ? static_cast<size_t>(__builtin_ctzll(stops)) : kBlock;
-    const uint64_t below_stop = stop == kBlock ? ~uint64_t{0} : (uint64_t{1} << stop) - 1;
-
     // The key state of a top-level object, from its depth-1 tokens in bits
     // [from, to), which hold no bracket. After a comma it is kExpectKey
     // whatever came before, so only the tokens after the last comma count.
@@ -518,6 +501,23 @@ size_t Framer::State::ScanBlocks(const char* chunk, size_t i, size_t n, size_t& 
         }
       }
     };
+
+    // The common block: no whitespace or newline, no backslash outside a
+    // string and no bracket outside one. Only the key state can change.
+    if (!bm.low && ((backslash | bm.open | bm.close) & ~inside) == 0) {
+      if (candidate && depth == 1) key_tokens(0, kBlock);
+      if (quotes != 0) string_start = base + pos + 63 - static_cast<size_t>(__builtin_clzll(quotes));
+      str = (inside >> 63) != 0;
+      esc = esc_next;
+      continue;
+    }
+
+    const SpaceMasks sm = bm.low ? ClassifySpace(p) : SpaceMasks{};
+    // Where the byte loop must take over.
+    const uint64_t stops =
+        (backslash & ~inside) | (sm.newline & (lines == Lines::kYes ? ~uint64_t{0} : inside));
+    size_t stop = stops != 0 ? static_cast<size_t>(__builtin_ctzll(stops)) : kBlock;
+    const uint64_t below_stop = stop == kBlock ? ~uint64_t{0} : (uint64_t{1} << stop) - 1;
 
     const BlockMasks& br = bm;
     size_t from = 0;
