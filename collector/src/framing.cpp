@@ -43,8 +43,9 @@ constexpr size_t kBlock = 64;
 
 // What every block needs: one bit per byte for its quotes, backslashes and
 // brackets (`open` is '{' or '[', `close` '}' or ']'), and whether any byte
-// is <= 0x20 (whitespace or a newline may be there). The masks of those, and
-// of ':' and ',', are computed only for the blocks that need them.
+// is <= 0x20 (whitespace or a newline may be there). The masks of
+// whitespace and newlines (SpaceMasks), and of ':' and ',' (PunctMasks), are
+// computed only for the blocks that need them.
 struct BlockMasks {
   uint64_t quote = 0, backslash = 0, open = 0, close = 0;
   bool low = false;
@@ -519,13 +520,12 @@ size_t Framer::State::ScanBlocks(const char* chunk, size_t i, size_t n, size_t& 
     size_t stop = stops != 0 ? static_cast<size_t>(__builtin_ctzll(stops)) : kBlock;
     const uint64_t below_stop = stop == kBlock ? ~uint64_t{0} : (uint64_t{1} << stop) - 1;
 
-    const BlockMasks& br = bm;
     size_t from = 0;
-    for (uint64_t b = (br.open | br.close) & ~inside & below_stop; b != 0; b &= b - 1) {
+    for (uint64_t b = (bm.open | bm.close) & ~inside & below_stop; b != 0; b &= b - 1) {
       const size_t k = static_cast<size_t>(__builtin_ctzll(b));
       if (candidate && depth == 1) key_tokens(from, k);
       from = k + 1;
-      if (((br.open >> k) & 1) != 0) {
+      if (((bm.open >> k) & 1) != 0) {
         if (candidate && depth == 1) {
           if (key_state == KeyState::kAfterKey || (key_state == KeyState::kAfterColon && p[k] == '[')) {
             stop = k;
