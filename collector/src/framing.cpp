@@ -1,5 +1,9 @@
-// The framing scanner. One pass over every byte, with a fast skip through
-// string contents; no allocation unless a record spans chunks.
+// The framing scanner. Inside a record it reads 64 bytes at a time
+// (BlockMasks: bitmasks of quotes, backslashes, brackets, ...), and the
+// byte-at-a-time state machine (Scan's switch) takes everything else: the
+// bytes between records, the rare characters the block scanner hands back
+// (see ScanBlocks) and the last bytes of a chunk. No allocation unless a
+// record spans chunks.
 #include "cmkwatch/collector/framing.h"
 
 #include <algorithm>
@@ -32,6 +36,148 @@ size_t FindStringStop(const char* p, const char* end) {
 #endif
   while (p < end && *p != '"' && *p != '\\' && *p != '\n') ++p;
   return static_cast<size_t>(p - start);
+}
+
+// Bytes the block scanner reads at a time: one bit per byte in a uint64_t.
+constexpr size_t kBlock = 64;
+
+// What every block needs: one bit per byte for its quotes, backslashes and
+// brackets (`open` is '{' or '[', `close` '}' or ']'), and whether any byte
+// is <= 0x20 (whitespace or a newline may be there). The masks of
+// whitespace and newlines (SpaceMasks), and of ':' and ',' (PunctMasks), are
+// computed only for the blocks that need them.
+struct BlockMasks {
+  uint64_t quote = 0, backslash = 0, open = 0, close = 0;
+  bool low = false;
+};
+
+struct SpaceMasks {
+  uint64_t newline = 0, space = 0;  // space: ' ', '\t', '\r'
+};
+struct PunctMasks {
+  uint64_t colon = 0, comma = 0;
+};
+
+#if defined(__SSE2__)
+inline __m128i Load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+struct Vectors {
+  __m128i v[4];
+  explicit Vectors(const char* p) : v{Load16(p), Load16(p + 16), Load16(p + 32), Load16(p + 48)} {}
+};
+
+// The 64 bits of four 16-byte compare results.
+inline uint64_t Bits(__m128i a, __m128i b, __m128i c, __m128i d) {
+  return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(a))) |
+         static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(b))) << 16 |
+         static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(c))) << 32 |
+         static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(d))) << 48;
+}
+
+// Bits of the bytes b with (b | bit) == c; bit 0 compares b itself.
+inline uint64_t EqualWith(const Vectors& x, char bit, char c) {
+  const __m128i m = _mm_set1_epi8(bit);
+  const __m128i e = _mm_set1_epi8(c);
+  return Bits(_mm_cmpeq_epi8(_mm_or_si128(x.v[0], m), e), _mm_cmpeq_epi8(_mm_or_si128(x.v[1], m), e),
+              _mm_cmpeq_epi8(_mm_or_si128(x.v[2], m), e), _mm_cmpeq_epi8(_mm_or_si128(x.v[3], m), e));
+}
+inline uint64_t Equal(const Vectors& x, char c) { return EqualWith(x, 0, c); }
+#endif
+
+inline BlockMasks ClassifyBlock(const char* p) {
+  BlockMasks m;
+#if defined(__SSE2__)
+  const Vectors x(p);
+  m.quote = Equal(x, '"');
+  m.backslash = Equal(x, '\\');
+  // '[' and '{' (0x5b, 0x7b) differ only in bit 0x20, as do ']' and '}':
+  // with the bit set, one compare finds both and no other byte.
+  m.open = EqualWith(x, 0x20, '{');
+  m.close = EqualWith(x, 0x20, '}');
+  const __m128i space = _mm_set1_epi8(0x20);
+  __m128i low = _mm_setzero_si128();
+  for (const __m128i& v : x.v) low = _mm_or_si128(low, _mm_cmpeq_epi8(_mm_min_epu8(v, space), v));  // b <= 0x20
+  m.low = _mm_movemask_epi8(low) != 0;
+#else
+  // Portable: the same answers, one byte at a time.
+  for (size_t k = 0; k < kBlock; ++k) {
+    const uint64_t bit = uint64_t{1} << k;
+    const unsigned char c = static_cast<unsigned char>(p[k]);
+    if (c == '"') m.quote |= bit;
+    if (c == '\\') m.backslash |= bit;
+    if (c == '{' || c == '[') m.open |= bit;
+    if (c == '}' || c == ']') m.close |= bit;
+    if (c <= 0x20) m.low = true;
+  }
+#endif
+  return m;
+}
+
+inline SpaceMasks ClassifySpace(const char* p) {
+  SpaceMasks m;
+#if defined(__SSE2__)
+  const Vectors x(p);
+  m.newline = Equal(x, '\n');
+  // '\t' and '\r' (0x09, 0x0d) differ only in bit 0x04.
+  m.space = Equal(x, ' ') | EqualWith(x, 0x04, '\r');
+#else
+  for (size_t k = 0; k < kBlock; ++k) {
+    const uint64_t bit = uint64_t{1} << k;
+    if (p[k] == '\n') m.newline |= bit;
+    if (p[k] == ' ' || p[k] == '\t' || p[k] == '\r') m.space |= bit;
+  }
+#endif
+  return m;
+}
+
+inline PunctMasks ClassifyPunct(const char* p) {
+  PunctMasks m;
+#if defined(__SSE2__)
+  const Vectors x(p);
+  m.colon = Equal(x, ':');
+  m.comma = Equal(x, ',');
+#else
+  for (size_t k = 0; k < kBlock; ++k) {
+    const uint64_t bit = uint64_t{1} << k;
+    if (p[k] == ':') m.colon |= bit;
+    if (p[k] == ',') m.comma |= bit;
+  }
+#endif
+  return m;
+}
+
+// Bits of the bytes escaped by a backslash, given the block's backslashes and
+// whether its first byte is escaped by a backslash run that ended the
+// previous block (`*carry`, updated for the next block). A byte is escaped
+// when an odd-length run of backslashes precedes it. Adding a run's first bit
+// to the run carries through it to the byte after its end; the run's length
+// is odd exactly when that byte's position has the other parity than the
+// run's start, so runs starting at even and at odd positions are added
+// separately and each result keeps only the opposite parity. A run that
+// starts at an odd position and reaches bit 63 has odd length and escapes
+// the next block's first byte: that addition's carry out.
+inline uint64_t EscapedBits(uint64_t backslash, bool* carry) {
+  constexpr uint64_t kEven = 0x5555555555555555ULL;  // bits 0, 2, 4, ...
+  constexpr uint64_t kOdd = ~kEven;
+  const uint64_t carried = *carry ? 1 : 0;
+  const uint64_t runs = backslash & ~carried;  // an escaped backslash escapes nothing
+  const uint64_t starts = runs & ~(runs << 1);
+  const uint64_t after_even = (runs + (starts & kEven)) & ~runs;
+  uint64_t odd_sum = 0;
+  *carry = __builtin_add_overflow(runs, starts & kOdd, &odd_sum);
+  const uint64_t after_odd = odd_sum & ~runs;
+  return (after_even & kOdd) | (after_odd & kEven) | carried;
+}
+
+// Bit i set when an odd number of bits at or below i are set in x.
+inline uint64_t PrefixXor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
 }
 
 bool IsWrapperKey(std::string_view key) { return key == "records" || key == "value" || key == "data"; }
@@ -228,8 +374,204 @@ struct Framer::State {
     }
   }
 
+  // Whether ScanBlocks may take the bytes from chunk position i on: inside a
+  // record, not inside a key of a top-level object, and where no key state
+  // of such an object is pending below depth 1 (only malformed input leaves
+  // one there); and while no string can yet exceed max_string_bytes, which
+  // the block scanner never checks: a string closed at position p began at
+  // or after the record, so it is no longer than p - rec_offset.
+  bool BlocksApply(size_t i) const {
+    if (rec == Rec::kNone || garbage || key_state == KeyState::kInKey) return false;
+    if (rec == Rec::kCandidate) {
+      if (depth != 1 && key_state != KeyState::kIdle && key_state != KeyState::kExpectKey) return false;
+    } else if (key_state != KeyState::kIdle) {
+      return false;
+    }
+    return base + i + kBlock - 1 <= StringWindowEnd();
+  }
+
+  // The last stream offset at which a string closing there cannot be too long.
+  uint64_t StringWindowEnd() const {
+    const uint64_t limit = options.max_string_bytes;
+    return rec_offset > UINT64_MAX - limit ? UINT64_MAX : rec_offset + limit;
+  }
+
+  // A key's bytes chunk[open + 1, upto) as the byte loop would have captured
+  // them: at most sizeof key_buf, and key_len past it when the key is longer
+  // or holds a backslash (it is then no wrapper key).
+  void CaptureKey(const char* chunk, size_t open, size_t upto) {
+    const size_t len = upto - open - 1;
+    if (len > sizeof key_buf || std::memchr(chunk + open + 1, '\\', len) != nullptr) {
+      key_len = sizeof key_buf + 1;
+      return;
+    }
+    std::memcpy(key_buf, chunk + open + 1, len);
+    key_len = len;
+  }
+
+  size_t ScanBlocks(const char* chunk, size_t i, size_t n, size_t& fast_from);
   void Scan(const char* chunk, size_t n, size_t readable_after);
 };
+
+// The block scanner: the same state changes as the byte loop below, for the
+// bytes of a record, 64 at a time. Per block it finds the escaped bytes, the
+// quotes that open or close strings, and from them which bytes lie inside a
+// string (PrefixXor of the unescaped quotes); then it visits only the
+// brackets outside strings (depth), and in a top-level object at depth 1 the
+// quotes, colons and commas (the wrapper-key state). Whitespace and
+// newlines outside strings are counted per block.
+//
+// It hands back to the byte loop (returns the position of that byte, with
+// every state field as the byte loop would have left it before the byte; the
+// byte loop takes at least that byte before blocks apply again) at:
+//  * a bracket that closes the record;
+//  * at depth 1 of a top-level object, '[' after a wrapper key and its colon,
+//    or a bracket opened right after a key without its colon;
+//  * a newline inside a string, or any newline in JSON Lines input (both
+//    end the record);
+//  * a backslash outside a string (the masks assume every backslash
+//    escapes; the byte loop ignores one outside a string);
+//  * fewer than 64 bytes left in the chunk or in the string-length window.
+size_t Framer::State::ScanBlocks(const char* chunk, size_t i, size_t n, size_t& fast_from) {
+  const uint64_t window = StringWindowEnd() - base;  // >= i + kBlock - 1 (BlocksApply)
+  const size_t end = window < n ? static_cast<size_t>(window) + 1 : n;
+  const bool candidate = rec == Rec::kCandidate;
+  constexpr size_t kInBuffer = SIZE_MAX;
+  // The current key of a top-level object: its quotes' chunk positions, or
+  // kInBuffer when the byte loop captured it into key_buf (entered after it).
+  size_t key_open = kInBuffer, key_close = 0;
+  const auto is_wrapper_key = [&] {
+    if (key_open == kInBuffer) return key_len <= sizeof key_buf && IsWrapperKey(std::string_view(key_buf, key_len));
+    // Raw bytes: a key with an escape never equals a wrapper key's name.
+    return IsWrapperKey(std::string_view(chunk + key_open + 1, key_close - key_open - 1));
+  };
+  // Leaves key_buf and key_len as the byte loop would have at position upto.
+  const auto save_key = [&](size_t upto) {
+    if (key_state == KeyState::kInKey) CaptureKey(chunk, key_open, upto);
+    else if (key_state == KeyState::kAfterKey && key_open != kInBuffer) CaptureKey(chunk, key_open, key_close);
+  };
+  bool str = in_string;
+  bool esc = escape;
+  size_t pos = i;
+  for (; end - pos >= kBlock; pos += kBlock) {
+    const char* p = chunk + pos;
+    const BlockMasks bm = ClassifyBlock(p);
+    const uint64_t backslash = bm.backslash;
+    bool esc_next = esc;
+    const uint64_t escaped = (backslash != 0 || esc) ? EscapedBits(backslash, &esc_next) : 0;
+    const uint64_t quotes = bm.quote & ~escaped;
+    // Inside a string: from an opening quote (included) to its closing
+    // quote (excluded). For any other byte: inside before the byte.
+    const uint64_t inside = PrefixXor(quotes) ^ (str ? ~uint64_t{0} : 0);
+    // The key state of a top-level object, from its depth-1 tokens in bits
+    // [from, to), which hold no bracket. After a comma it is kExpectKey
+    // whatever came before, so only the tokens after the last comma count.
+    PunctMasks pm;
+    bool have_punct = false;
+    const auto key_tokens = [&](size_t from, size_t to) {
+      if (!have_punct) {
+        pm = ClassifyPunct(p);
+        pm.colon &= ~inside;
+        pm.comma &= ~inside;
+        have_punct = true;
+      }
+      const uint64_t range = (to == kBlock ? ~uint64_t{0} : (uint64_t{1} << to) - 1) & ~((uint64_t{1} << from) - 1);
+      uint64_t t = (quotes | pm.colon) & range;
+      if (const uint64_t commas = pm.comma & range; commas != 0) {
+        key_state = KeyState::kExpectKey;
+        const size_t last = 63 - static_cast<size_t>(__builtin_clzll(commas));
+        t &= last == 63 ? 0 : ~((uint64_t{2} << last) - 1);
+      }
+      for (; t != 0; t &= t - 1) {
+        const size_t k = static_cast<size_t>(__builtin_ctzll(t));
+        const uint64_t bit = uint64_t{1} << k;
+        if ((quotes & bit) != 0) {
+          if ((inside & bit) != 0) {  // opening
+            if (key_state == KeyState::kExpectKey) {
+              key_state = KeyState::kInKey;
+              key_open = pos + k;
+            } else if (key_state != KeyState::kIdle) {
+              key_state = KeyState::kIdle;
+            }
+          } else if (key_state == KeyState::kInKey) {  // closing a key
+            key_close = pos + k;
+            key_state = KeyState::kAfterKey;
+          }
+        } else if (key_state == KeyState::kAfterKey) {  // ':'
+          key_state = is_wrapper_key() ? KeyState::kAfterColon : KeyState::kIdle;
+        }
+      }
+    };
+
+    // The common block: no whitespace or newline, no backslash outside a
+    // string and no bracket outside one. Only the key state can change.
+    if (!bm.low && ((backslash | bm.open | bm.close) & ~inside) == 0) {
+      if (candidate && depth == 1) key_tokens(0, kBlock);
+      if (quotes != 0) string_start = base + pos + 63 - static_cast<size_t>(__builtin_clzll(quotes));
+      str = (inside >> 63) != 0;
+      esc = esc_next;
+      continue;
+    }
+
+    const SpaceMasks sm = bm.low ? ClassifySpace(p) : SpaceMasks{};
+    // Where the byte loop must take over.
+    const uint64_t stops =
+        (backslash & ~inside) | (sm.newline & (lines == Lines::kYes ? ~uint64_t{0} : inside));
+    size_t stop = stops != 0 ? static_cast<size_t>(__builtin_ctzll(stops)) : kBlock;
+    const uint64_t below_stop = stop == kBlock ? ~uint64_t{0} : (uint64_t{1} << stop) - 1;
+
+    size_t from = 0;
+    for (uint64_t b = (bm.open | bm.close) & ~inside & below_stop; b != 0; b &= b - 1) {
+      const size_t k = static_cast<size_t>(__builtin_ctzll(b));
+      if (candidate && depth == 1) key_tokens(from, k);
+      from = k + 1;
+      if (((bm.open >> k) & 1) != 0) {
+        if (candidate && depth == 1) {
+          if (key_state == KeyState::kAfterKey || (key_state == KeyState::kAfterColon && p[k] == '[')) {
+            stop = k;
+            break;
+          }
+          if (key_state == KeyState::kAfterColon) key_state = KeyState::kIdle;
+        }
+        ++depth;
+        if (depth - rec_base > options.max_depth) too_deep = true;
+      } else {
+        if (depth - 1 == rec_base) {
+          stop = k;
+          break;
+        }
+        --depth;
+      }
+    }
+    if (from < stop && candidate && depth == 1) key_tokens(from, stop);
+
+    const uint64_t taken = stop == kBlock ? ~uint64_t{0} : (uint64_t{1} << stop) - 1;
+    if ((sm.space & ~inside & taken) != 0) rec_has_space = true;
+    if (const uint64_t nl = sm.newline & ~inside & taken; nl != 0) {
+      rec_has_space = true;
+      top_has_newline = true;
+      line += static_cast<uint64_t>(__builtin_popcountll(nl));
+    }
+    if (const uint64_t q = quotes & taken; q != 0) {
+      string_start = base + pos + 63 - static_cast<size_t>(__builtin_clzll(q));
+    }
+    if (stop < kBlock) {
+      const uint64_t bit = uint64_t{1} << stop;
+      in_string = ((inside ^ quotes) & bit) != 0;
+      escape = (escaped & bit) != 0;
+      save_key(pos + stop);
+      fast_from = pos + stop + 1;
+      return pos + stop;
+    }
+    str = (inside >> 63) != 0;
+    esc = esc_next;
+  }
+  in_string = str;
+  escape = esc;
+  save_key(pos);
+  fast_from = pos + 1;
+  return pos;
+}
 
 void Framer::State::Scan(const char* chunk, size_t n, size_t readable_after) {
   size_t i = 0;
@@ -248,7 +590,12 @@ void Framer::State::Scan(const char* chunk, size_t n, size_t readable_after) {
     }
   }
 
+  size_t fast_from = i;  // the block scanner may resume here
   while (i < n) {
+    if (i >= fast_from && n - i >= kBlock && BlocksApply(i)) {
+      i = ScanBlocks(chunk, i, n, fast_from);
+      continue;
+    }
     if (in_string) {
       if (escape) {
         escape = false;

@@ -227,5 +227,41 @@ TEST(Framing, OverlongStringIsReported) {
   }
 }
 
+// Records long enough for the 64-byte block scanner, cut at every chunk
+// size from 1 (the byte loop alone) past two blocks: every hand-off between
+// the two (escapes and backslash runs across block ends, a wrapper key at
+// depth 1 after long members, newlines inside and outside strings, the
+// string-length window) must give what the whole input gives.
+TEST(Framing, BlockScannerAgreesWithTheByteLoop) {
+  const std::string pad(70, 'p');
+  const std::string in =
+      "{\"k\":\"" + pad + "\",\"v\":{\"w\":[\"" + pad + "\\\\\\\"\\\\\",{\"x\":\"]}\"}],\"y\":\"\\\\\\\\\"},"
+      "\"z\":1,\"data\":\"" + pad + "\",\"records\":[{\"r\":\"" + pad + "\"},{\"s\":\"\\\"" + pad + "\"}]}\n"
+      "{\"a\":\"" + pad + "\\u005c\",\"b\":{\"c\":{\"d\":[1,2,3]}},\"e\":\"" + pad + "\"}\n"
+      "{\"broken\":\"" + pad + "\n"
+      "{\"f\":\"" + pad + "\",\"g\":{\"h\":\"" + pad + "\"}}\r\n"
+      "[{\"i\":\"" + pad + "\",\"j\":{\"k\":\"" + pad + "\"}},\n  {\"l\" : \"" + pad + "\"}]\n"
+      "{\"records\" :\n [ {\"m\":\"" + pad + pad + "\"} ] }\n"
+      "{\"n\":\"" + pad + "\" \\ ,\"o\":{\"p\":\"" + pad + "\"}}\n"
+      "{\"q\":\"" + pad + pad + pad + "\"}\n";
+  FramerOptions options;
+  options.max_string_bytes = 150;  // the 210-byte string is over it
+  const auto whole = Frame(in, 0, options);
+  EXPECT_EQ(whole.records.size(), 8u);
+  ASSERT_FALSE(whole.errors.empty());
+  for (size_t chunk = 1; chunk < 140; ++chunk) {
+    const auto split = Frame(in, chunk, options);
+    EXPECT_EQ(split.records, whole.records) << "chunk " << chunk;
+    EXPECT_EQ(split.offsets, whole.offsets) << "chunk " << chunk;
+    EXPECT_EQ(split.lines, whole.lines) << "chunk " << chunk;
+    ASSERT_EQ(split.errors.size(), whole.errors.size()) << "chunk " << chunk;
+    for (size_t e = 0; e < whole.errors.size(); ++e) {
+      EXPECT_EQ(split.errors[e].offset, whole.errors[e].offset) << "chunk " << chunk << " error " << e;
+      EXPECT_EQ(split.errors[e].line, whole.errors[e].line) << "chunk " << chunk << " error " << e;
+      EXPECT_EQ(split.errors[e].reason, whole.errors[e].reason) << "chunk " << chunk << " error " << e;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cmkwatch::collector
