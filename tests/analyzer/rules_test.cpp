@@ -528,6 +528,25 @@ TEST(Cmk013, RemovingTheIdentityWhileCmkIsActiveIsCritical) {
   EXPECT_EQ(a.subject, kIdentity);
 }
 
+TEST(Cmk013, RestoringTheIdentityResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-cmk", "cmk", "v1", "")));
+  s.Feed(Activity(9, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody()));
+  EXPECT_EQ(s.Only("CMK013").status, AlertStatus::kResolved);
+}
+
+TEST(Cmk013, ANewIdentityResolvesOnceItHoldsTheKeyPermissions) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE",
+                  AccountBody("kv-cmk", "cmk", "v1", kOther)));  // replaced: the new one has no access
+  EXPECT_EQ(s.Only("CMK013").status, AlertStatus::kOpen);
+  s.Feed(PolicyChange(6, "add", kOther, {"get", "wrapKey", "unwrapKey"}));
+  s.Feed(Activity(7, AccountArm(), "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/WRITE", AccountBody("kv-cmk", "cmk", "v1", kOther)));
+  EXPECT_EQ(s.Only("CMK013").status, AlertStatus::kResolved);
+}
+
 TEST(Cmk013, RewritingTheSameIdentityIsNothing) {
   Scenario s;
   s.BindAccount();
