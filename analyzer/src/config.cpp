@@ -6,6 +6,7 @@
 
 #include "cmkwatch/analyzer/rules.h"
 #include "cmkwatch/common/config.h"
+#include "cmkwatch/common/resource_id.h"
 #include "cmkwatch/common/time.h"
 
 namespace cmkwatch::analyzer {
@@ -14,12 +15,6 @@ namespace {
 using config::MapReader;
 using config::Need;
 using config::Node;
-
-// Resource ids are canonical (lower case); so are the patterns.
-std::string AsciiLowerCopy(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 constexpr int64_t kMaxMillis = 3'600'000;  // one hour: longer intervals are a mistake, not a setting
 
@@ -197,7 +192,8 @@ void ReadRules(MapReader& top, RulesConfig* rules) {
         s.Problem(*s.Value("reason"), "'reason': say why these alerts are suppressed");
         ok = false;
       }
-      sup.resource_pattern = AsciiLowerCopy(sup.resource_pattern);
+      // Resource ids are canonical (lower case); so are the patterns.
+      sup.resource_pattern = AsciiLower(sup.resource_pattern);
       s.Finish();
       if (ok) rules->suppressions.push_back(std::move(sup));
     }

@@ -621,7 +621,7 @@ struct RuleEngine::Impl {
       return;
     }
     if (!Applies(e)) return;
-    const bool deleted = EndsWith(c.op, "/delete");
+    const bool deleted = c.op.ends_with("/delete");
     if (!e.changes.account && !deleted) return;
     c.fresh = e.time >= a->updated;
     if (!c.fresh) return;
@@ -673,10 +673,6 @@ struct RuleEngine::Impl {
       a.identity_client_id = ch.identity_client_id;
       a.learned_principals.clear();
     }
-  }
-
-  static bool EndsWith(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
   }
 
   void Apply(Ctx& c) {
@@ -912,7 +908,7 @@ struct RuleEngine::Impl {
     if (!Applies(e) || !e.changes.role_assignment) return;
     const RoleAssignmentChanges& ra = *e.changes.role_assignment;
     if (!internal::IsKeyCryptoRole(ra.role_definition_id) || ra.principal_id.empty()) return;
-    const bool deleted = EndsWith(c.op, "/delete");
+    const bool deleted = c.op.ends_with("/delete");
     auto* stored = state.RoleAssignment(e.resource_id);
     if (stored) {
       if (e.time < stored->updated) return;  // stale
@@ -953,13 +949,13 @@ struct RuleEngine::Impl {
     if (v->id.empty()) v->id = std::string(VaultIdPrefix(e.resource_id));
     auto ai = state.BoundToVault(c.vault);
     bool audit = false;
-    if (!EndsWith(c.op, "/delete") && e.changes.diagnostic_setting) {
+    if (!c.op.ends_with("/delete") && e.changes.diagnostic_setting) {
       for (const auto& cat : e.changes.diagnostic_setting->enabled_categories) {
         if (EqualsIgnoreCase(cat, "AuditEvent") || EqualsIgnoreCase(cat, "audit") || EqualsIgnoreCase(cat, "allLogs")) {
           audit = true;
         }
       }
-    } else if (!EndsWith(c.op, "/delete")) {
+    } else if (!c.op.ends_with("/delete")) {
       return;  // a write that says nothing about its categories
     }
     if (audit) {

@@ -6,12 +6,6 @@
 
 namespace cmkwatch::analyzer::internal {
 
-std::string VaultNameOfId(std::string_view id) {
-  const std::string_view vault = VaultIdPrefix(id);
-  if (vault.empty()) return {};
-  return std::string(vault.substr(vault.rfind('/') + 1));
-}
-
 std::string_view VaultNameViewOfId(std::string_view id) {
   const std::string_view vault = VaultIdPrefix(id);
   if (vault.empty()) return {};
@@ -20,10 +14,9 @@ std::string_view VaultNameViewOfId(std::string_view id) {
 
 std::string_view VaultNameViewOfHost(std::string_view host) { return host.substr(0, host.find('.')); }
 
-std::string VaultNameOfHost(std::string_view host) {
-  const size_t dot = host.find('.');
-  return AsciiLower(host.substr(0, dot));
-}
+std::string VaultNameOfId(std::string_view id) { return std::string(VaultNameViewOfId(id)); }
+
+std::string VaultNameOfHost(std::string_view host) { return AsciiLower(VaultNameViewOfHost(host)); }
 
 std::string VaultNameOfUri(std::string_view uri) {
   auto parsed = ParseVaultUriView(uri);
