@@ -19,10 +19,14 @@ PACKAGES=(
   libzstd-dev          # timeline: events compressed against a trained dictionary
   libzmq3-dev          # collector → analyzer transport
   libyaml-dev          # configuration files (event parser, no recursion)
+  libcurl4-openssl-dev # alert sinks: HTTPS webhooks and SMTP, TLS via OpenSSL
   # tests and benchmarks
   libgtest-dev libgmock-dev
   # used by tests to make gzip fixtures on the fly
   gzip
+  # the alert tests' real receivers: an SMTP server (STARTTLS, AUTH) for
+  # /usr/bin/python3, and the openssl CLI that makes their test certificates
+  python3-aiosmtpd openssl
 )
 
 missing=()
