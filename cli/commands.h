@@ -23,6 +23,7 @@ int Inspect(const std::vector<std::string_view>& args);
 int Inventory(const std::vector<std::string_view>& args);
 int Keygen(const std::vector<std::string_view>& args);
 int Rules(const std::vector<std::string_view>& args);
+int TestSink(const std::vector<std::string_view>& args);
 int TimelineCommand(const std::vector<std::string_view>& args);
 int Verify(const std::vector<std::string_view>& args);
 

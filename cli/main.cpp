@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"inventory", cmkwatch::cli::Inventory, "import ARM snapshots (az ... show) so the rules know the estate"},
     {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},
     {"rules", cmkwatch::cli::Rules, "list the built-in CMK rules, their severities and what to do"},
+    {"test-sink", cmkwatch::cli::TestSink, "send a sample alert through one configured sink; print its answer"},
     {"timeline", cmkwatch::cli::TimelineCommand, "print a resource's stored events in time order (table or JSON Lines)"},
     {"verify", cmkwatch::cli::Verify, "re-walk the timeline's hash chains; exit 4 naming the first broken one"},
 };

@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
+#include "cmkwatch/alerts/dispatcher.h"
 #include "cmkwatch/analyzer/analyzer.h"
 #include "cmkwatch/analyzer/config.h"
 #include "cmkwatch/common/signals.h"
@@ -79,8 +82,13 @@ int main(int argc, char** argv) {
     }
 
     analyzer::AnalyzerConfig config;
+    std::optional<alerts::AlertsConfig> alerts_config;
     if (!config_path.empty()) {
-      auto loaded = analyzer::LoadAnalyzerConfig(config_path);
+      auto loaded = analyzer::LoadAnalyzerConfig(config_path, [&](config::MapReader& top) {
+        if (top.node().Find("alerts") == nullptr) return;
+        alerts_config.emplace();
+        alerts::ReadAlertsSection(top, &*alerts_config);
+      });
       if (!loaded.ok()) {
         std::fprintf(stderr, "cmkwatch-analyzer: %s\n", loaded.status().message().c_str());
         return kExitUsage;
@@ -105,7 +113,31 @@ int main(int argc, char** argv) {
     }
     if (options.db_path.empty()) return Usage("a database is required: --db FILE or db: in --config");
 
+    if (!alerts_config) alerts_config = alerts::DefaultAlertsConfig(options.db_path);
+
     log::Logger logger(config.log_format, config.log_level);
+    // Sinks first: a missing secret or a bad template fails the start,
+    // before anything is received.
+    std::vector<std::pair<alerts::SinkConfig, std::unique_ptr<alerts::Sink>>> sinks;
+    for (const alerts::SinkConfig& sc : alerts_config->sinks) {
+      auto sink = alerts::MakeSink(sc);
+      if (!sink.ok()) {
+        logger.Error("alert sink could not be set up", {{"sink", sc.name}, {"error", sink.status().ToString()}});
+        return kExitFailure;
+      }
+      sinks.emplace_back(sc, std::move(*sink));
+    }
+    // Changes already in the outbox belong to the sinks that were there;
+    // a sink new to this database starts here.
+    auto last_seq = alerts::LastChangeSeq(options.db_path);
+    if (!last_seq.ok()) {
+      logger.Error("analyzer could not start", {{"error", last_seq.status().ToString()}});
+      return kExitFailure;
+    }
+    std::atomic<alerts::Dispatcher*> sender{nullptr};
+    options.on_alert_changes = [&sender] {
+      if (auto* d = sender.load()) d->Notify();
+    };
     // Before any thread starts, so all inherit the blocked signals.
     std::unique_ptr<analyzer::Analyzer> service;
     std::atomic<analyzer::Analyzer*> running{nullptr};
@@ -119,10 +151,28 @@ int main(int argc, char** argv) {
       return kExitFailure;
     }
     service = std::move(*started);
+    alerts::DispatcherOptions dispatch;
+    dispatch.db_path = options.db_path;
+    dispatch.retry = alerts_config->retry;
+    dispatch.start_after_seq = *last_seq;
+    dispatch.metrics = &service->metrics();
+    analyzer::Analyzer* raw = service.get();
+    dispatch.raise = [raw](std::vector<analyzer::AlertChange> changes) { raw->Raise(std::move(changes)); };
+    auto dispatcher = alerts::Dispatcher::Start(dispatch, std::move(sinks), logger);
+    if (!dispatcher.ok()) {
+      logger.Error("alert sender could not start", {{"error", dispatcher.status().ToString()}});
+      return kExitFailure;
+    }
+    sender.store(dispatcher->get());
+    logger.Info("alert sender started", {{"sinks", static_cast<uint64_t>(alerts_config->sinks.size())}});
     running.store(service.get());
     if (signals.received() != 0) service->Stop();  // a signal during start-up
     const Status s = service->Run();
     running.store(nullptr);
+    // The sender stops after the analyzer: changes committed by the last
+    // batch are still picked up on the next start (the outbox is durable).
+    sender.store(nullptr);
+    (*dispatcher)->Stop();
     return s.ok() ? kExitOk : kExitFailure;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cmkwatch-analyzer: internal error: %s\n", e.what());

@@ -89,6 +89,9 @@ struct Analyzer::Impl {
   RulesHook hook{engine};
 
   mutable std::mutex stats_mu;
+  // Raise(): changes from other threads, stored by Run().
+  std::mutex raised_mu;
+  std::vector<AlertChange> raised;
   AnalyzerStats stats;
   // What each collector last reported of its spool, for /metrics.
   struct CollectorState {
@@ -152,6 +155,7 @@ struct Analyzer::Impl {
   // Alert changes, once committed: a log line each (the sinks of issue 5
   // read the same changes from the alert_changes table).
   void Announce(const std::vector<AlertChange>& changes) {
+    if (!changes.empty() && options.on_alert_changes) options.on_alert_changes();
     for (const AlertChange& c : changes) {
       m.alert_changes[static_cast<size_t>(c.kind)].Inc();
       const Alert& a = c.alert;
@@ -182,6 +186,20 @@ struct Analyzer::Impl {
     if (Status st = timeline->StoreAlertChanges(changes, WallNs()); !st.ok()) {
       logger.Error("alert changes not stored", {{"error", st.ToString()}});
       AfterFailedStore();
+      return;
+    }
+    Announce(changes);
+  }
+
+  void StoreRaised() {
+    std::vector<AlertChange> changes;
+    {
+      std::lock_guard lock(raised_mu);
+      changes.swap(raised);
+    }
+    if (changes.empty()) return;
+    if (Status st = timeline->StoreAlertChanges(changes, WallNs()); !st.ok()) {
+      logger.Error("alert changes not stored", {{"error", st.ToString()}});
       return;
     }
     Announce(changes);
@@ -514,6 +532,7 @@ Status Analyzer::Run() {
     s.StoreGroup(group);
     s.MaybeRetain();
     s.MaybeTick();
+    s.StoreRaised();
   }
   if (s.http) s.http->Stop();
   const AnalyzerStats final_stats = Stats();
@@ -527,6 +546,26 @@ AnalyzerStats Analyzer::Stats() const {
   std::lock_guard lock(impl_->stats_mu);
   return impl_->stats;
 }
+
+void Analyzer::Raise(std::vector<AlertChange> changes) {
+  constexpr size_t kMaxRaised = 1000;
+  size_t dropped = 0;
+  {
+    std::lock_guard lock(impl_->raised_mu);
+    for (AlertChange& c : changes) {
+      if (impl_->raised.size() >= kMaxRaised) {
+        ++dropped;
+        continue;
+      }
+      impl_->raised.push_back(std::move(c));
+    }
+  }
+  if (dropped > 0) {
+    impl_->logger.Error("raised alert changes dropped: too many queued", {{"dropped", static_cast<uint64_t>(dropped)}});
+  }
+}
+
+metrics::Registry& Analyzer::metrics() { return impl_->registry; }
 
 const std::string& Analyzer::endpoint() const { return impl_->server->endpoint(); }
 int Analyzer::http_port() const { return impl_->http ? impl_->http->port() : 0; }

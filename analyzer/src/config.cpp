@@ -105,25 +105,6 @@ void ReadCurve(MapReader& top, transport::LinkOptions* link) {
   if (ok) link->server_curve = std::move(curve);
 }
 
-// "90s", "30m", "6h", "2d" in nanoseconds; nullopt when malformed.
-std::optional<int64_t> ParseDuration(std::string_view text) {
-  if (text.size() < 2 || text.size() > 12) return std::nullopt;
-  int64_t n = 0;
-  for (char ch : text.substr(0, text.size() - 1)) {
-    if (!std::isdigit(static_cast<unsigned char>(ch))) return std::nullopt;
-    n = n * 10 + (ch - '0');
-  }
-  int64_t unit = 0;
-  switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86'400; break;
-    default: return std::nullopt;
-  }
-  return n * unit * 1'000'000'000;
-}
-
 bool KnownRule(std::string_view id) {
   for (const RuleInfo& r : RuleCatalogue()) {
     if (r.id == id) return true;
@@ -136,7 +117,7 @@ void ReadRules(MapReader& top, RulesConfig* rules) {
   if (section == nullptr) return;
   MapReader r(*section, top.problems(), "rules");
   if (const Node* n = r.Value("silence_window"); n != nullptr) {
-    auto d = n->IsScalar() ? ParseDuration(n->value) : std::nullopt;
+    auto d = n->IsScalar() ? config::ParseDuration(n->value) : std::nullopt;
     constexpr int64_t kMinute = int64_t{60} * 1'000'000'000;
     if (!d || *d < 5 * kMinute || *d > 30 * 24 * 60 * kMinute) {
       r.Problem(*n, "'silence_window': expected a duration from 5m to 30d (e.g. 6h), got " + MapReader::Shown(*n));
@@ -203,7 +184,7 @@ void ReadRules(MapReader& top, RulesConfig* rules) {
 
 }  // namespace
 
-Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_view file_name) {
+Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_view file_name, const SectionReader& more) {
   auto doc = config::ParseYaml(text, file_name);
   if (!doc.ok()) return doc.status();
   config::Problems problems{std::string(file_name)};
@@ -221,15 +202,16 @@ Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_vi
   ReadCurve(top, &a.link);
   config::ReadLogSection(top, &out.log_level, &out.log_format);
   ReadRules(top, &a.rules);
+  if (more) more(top);
   top.Finish();
   if (!problems.empty()) return problems.ToStatus();
   return out;
 }
 
-Result<AnalyzerConfig> LoadAnalyzerConfig(const std::string& path) {
+Result<AnalyzerConfig> LoadAnalyzerConfig(const std::string& path, const SectionReader& more) {
   auto text = config::ReadConfigFile(path);
   if (!text.ok()) return text.status();
-  return ParseAnalyzerConfig(*text, path);
+  return ParseAnalyzerConfig(*text, path, more);
 }
 
 }  // namespace cmkwatch::analyzer

@@ -426,6 +426,26 @@ std::string ResolvePath(std::string_view config_file, std::string_view path) {
   return (ec ? joined : absolute).lexically_normal().string();
 }
 
+std::optional<int64_t> ParseDuration(std::string_view text) {
+  if (text.size() < 2 || text.size() > 12) return std::nullopt;
+  int64_t n = 0;
+  for (char ch : text.substr(0, text.size() - 1)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    n = n * 10 + (ch - '0');
+  }
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86'400; break;
+    default: return std::nullopt;
+  }
+  // Eleven digits of days is beyond int64 nanoseconds: refuse, never wrap.
+  if (n > INT64_MAX / 1'000'000'000 / unit) return std::nullopt;
+  return n * unit * 1'000'000'000;
+}
+
 bool IsValidId(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -568,6 +588,39 @@ bool MapReader::Bool(std::string_view key, bool* out, Need need) {
   problems_.Add(n->mark, "'" + std::string(key) + "': expected true or false, got " + Shown(*n) +
                              (n->plain ? "" : " (quoted, so a string)"));
   return false;
+}
+
+bool MapReader::Duration(std::string_view key, int64_t* out_ns, int64_t min_ns, int64_t max_ns, Need need) {
+  const Node* n = ScalarValue(key, need, "a duration (e.g. 30s, 10m, 6h, 2d)");
+  if (n == nullptr) return false;
+  const std::optional<int64_t> d = ParseDuration(n->value);
+  if (!d || *d < min_ns || *d > max_ns) {
+    auto shown = [](int64_t ns) {
+      return ns % 1'000'000'000 == 0 ? std::to_string(ns / 1'000'000'000) + "s" : std::to_string(ns) + "ns";
+    };
+    problems_.Add(n->mark, "'" + std::string(key) + "': expected a duration from " + shown(min_ns) + " to " +
+                               shown(max_ns) + " (e.g. 30s, 10m, 6h, 2d), got " + Shown(*n));
+    return false;
+  }
+  *out_ns = *d;
+  return true;
+}
+
+bool MapReader::StringList(std::string_view key, std::vector<std::string>* out, Need need) {
+  const Node* list = Sequence(key, need);
+  if (list == nullptr) return false;
+  std::vector<std::string> items;
+  bool ok = true;
+  for (const Node& item : list->children) {
+    if (!item.IsScalar() || item.IsNull()) {
+      problems_.Add(item.mark, "'" + std::string(key) + "': expected a list of strings, got " + Shown(item));
+      ok = false;
+      continue;
+    }
+    items.push_back(item.value);
+  }
+  if (ok) *out = std::move(items);
+  return ok;
 }
 
 bool MapReader::ReadInteger(std::string_view key, int64_t* out, int64_t min, int64_t max, Need need, bool units) {

@@ -23,12 +23,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cmkwatch/analyzer/rules.h"
 #include "cmkwatch/analyzer/timeline.h"
 #include "cmkwatch/common/log.h"
+#include "cmkwatch/common/metrics.h"
 #include "cmkwatch/common/status.h"
 #include "cmkwatch/common/transport.h"
 
@@ -51,6 +54,10 @@ struct AnalyzerOptions {
   int64_t retention_interval_s = 3600;
   // The compliance rules: enable/disable, severity overrides, suppressions.
   RulesConfig rules;
+  // Called on the Run() thread after alert changes have committed to the
+  // alert_changes table (the alert outbox), so a sender can wake at once
+  // instead of polling. Must not block.
+  std::function<void()> on_alert_changes;
 };
 
 struct AnalyzerStats {
@@ -80,6 +87,18 @@ class Analyzer {
   void Stop();
 
   AnalyzerStats Stats() const;
+
+  // Alert changes from outside the rules (cmkwatch's own health, e.g. an
+  // alert sink that refuses deliveries), stored by Run() through the same
+  // path as the rules' changes: the alerts table, the outbox, the log.
+  // Any thread; bounded (beyond 1000 queued, further changes are dropped
+  // and logged).
+  void Raise(std::vector<AlertChange> changes);
+
+  // The registry /metrics renders, for components that run beside the
+  // analyzer in the same process (the alert sender). Lives as long as the
+  // Analyzer.
+  metrics::Registry& metrics();
   // The bound ZeroMQ endpoint ("tcp://127.0.0.1:*" resolved) and HTTP port.
   const std::string& endpoint() const;
   int http_port() const;

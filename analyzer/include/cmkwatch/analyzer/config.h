@@ -20,6 +20,8 @@
 //     silence_window: DURATION          CMK016: 5m .. 30d, e.g. 6h
 //     settings: { CMKnnn: { enabled: BOOL, severity: info|low|medium|high|critical } }
 //     suppressions: [ { rule: CMKnnn|"*", resources: GLOB, reason: TEXT, expires: DATE|TIME } ]
+//   alerts: { retry: {...}, sinks: [...] }   read by the alerts component
+//                                      (cmkwatch/alerts/config.h)
 //
 // Relative paths are resolved against the config file's directory. Key
 // files are read here (so a bad key fails at start, naming the config line
@@ -28,10 +30,12 @@
 // line, "file:line:col: message" (config.h in common).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "cmkwatch/analyzer/analyzer.h"
+#include "cmkwatch/common/config.h"
 #include "cmkwatch/common/log.h"
 #include "cmkwatch/common/status.h"
 
@@ -43,9 +47,16 @@ struct AnalyzerConfig {
   log::Format log_format = log::Format::kKeyValue;
 };
 
+// Sections other components read from the same file (the daemon passes
+// alerts::ReadAlertsSection for `alerts:`): called with the top-level
+// reader before unknown keys are reported, so their problems are listed
+// with the rest and their keys are not "unknown".
+using SectionReader = std::function<void(config::MapReader&)>;
+
 // Reads and parses the file at `path` (at most 1 MiB).
-Result<AnalyzerConfig> LoadAnalyzerConfig(const std::string& path);
+Result<AnalyzerConfig> LoadAnalyzerConfig(const std::string& path, const SectionReader& more = {});
 // Parses `text`; `file_name` names it in messages and anchors relative paths.
-Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_view file_name);
+Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_view file_name,
+                                           const SectionReader& more = {});
 
 }  // namespace cmkwatch::analyzer

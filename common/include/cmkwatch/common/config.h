@@ -36,6 +36,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,6 +106,10 @@ Result<std::string> ReadConfigFile(const std::string& path, size_t max_bytes = k
 // joined to the config file's directory (made absolute, so a daemon that
 // changes directory later still finds it).
 std::string ResolvePath(std::string_view config_file, std::string_view path);
+
+// "90s", "30m", "6h", "2d" in nanoseconds (digits and one unit, at most 12
+// characters); nullopt when malformed.
+std::optional<int64_t> ParseDuration(std::string_view text);
 
 // Collector ids: 1..128 bytes of [A-Za-z0-9._-]. They name spools, appear
 // in every log line and in the analyzer's allowlist, so nothing that needs
@@ -196,6 +201,12 @@ class MapReader {
     *out = *v;
     return true;
   }
+  // A duration "90s", "30m", "6h" or "2d" (0 may be written "0s") in
+  // nanoseconds, in [min_ns, max_ns].
+  bool Duration(std::string_view key, int64_t* out_ns, int64_t min_ns, int64_t max_ns, Need need = Need::kOptional);
+  // A list of strings (a scalar alone is refused: `to: a@b` is a list of one
+  // only when written `[a@b]`, so a typo cannot turn into a single item).
+  bool StringList(std::string_view key, std::vector<std::string>* out, Need need = Need::kOptional);
   // A nested mapping or a list; nullptr when absent, null or of the wrong
   // kind (a problem).
   const Node* Mapping(std::string_view key, Need need = Need::kOptional);
