@@ -7,12 +7,16 @@
 //  * every problem a configuration reports carries "file:line:col".
 // (The analyzer's loader is not here: fuzz targets link only the collector
 // and common libraries, and both loaders share common's reader.)
+#include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "cmkwatch/alerts/config.h"
+#include "cmkwatch/alerts/sink.h"
 #include "cmkwatch/analyzer/config.h"
 #include "cmkwatch/collector/config.h"
 #include "cmkwatch/common/config.h"
@@ -106,12 +110,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     CheckMessage(config.status());
   }
-  // The analyzer's schema too (its rules section: durations, dates, globs).
-  auto analyzer = cmkwatch::analyzer::ParseAnalyzerConfig(text, kFile);
+  // The analyzer's schema too (its rules section: durations, dates, globs;
+  // the alerts component's sinks).
+  std::optional<cmkwatch::alerts::AlertsConfig> alerts;
+  auto analyzer = cmkwatch::analyzer::ParseAnalyzerConfig(text, kFile, [&](cmkwatch::config::MapReader& top) {
+    if (top.node().Find("alerts") == nullptr) return;
+    alerts.emplace();
+    cmkwatch::alerts::ReadAlertsSection(top, &*alerts);
+  });
   if (analyzer.ok()) {
     CMK_FUZZ_CHECK(tree.ok());
     CMK_FUZZ_CHECK(!analyzer->analyzer.db_path.empty());
     for (const auto& s : analyzer->analyzer.rules.suppressions) CMK_FUZZ_CHECK(!s.reason.empty());
+    if (alerts) {
+      std::set<std::string> names;
+      for (const auto& sink : alerts->sinks) {
+        // What the sinks rely on: a unique valid name, a known type, and
+        // every secret named by a source, never inline.
+        CMK_FUZZ_CHECK(cmkwatch::config::IsValidId(sink.name) && names.insert(sink.name).second);
+        const auto types = cmkwatch::alerts::SinkTypes();
+        CMK_FUZZ_CHECK(std::find(types.begin(), types.end(), sink.type) != types.end());
+        if (sink.type == "slack" || sink.type == "teams" || sink.type == "webhook") {
+          CMK_FUZZ_CHECK(!sink.url_secret.empty());
+        }
+        if (sink.type == "email") CMK_FUZZ_CHECK(!sink.to.empty() && !sink.from.empty());
+      }
+      CMK_FUZZ_CHECK(alerts->retry.initial_ns <= alerts->retry.max_ns);
+    }
   } else {
     CheckMessage(analyzer.status());
   }

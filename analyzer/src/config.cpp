@@ -202,7 +202,11 @@ Result<AnalyzerConfig> ParseAnalyzerConfig(std::string_view text, std::string_vi
   ReadCurve(top, &a.link);
   config::ReadLogSection(top, &out.log_level, &out.log_format);
   ReadRules(top, &a.rules);
-  if (more) more(top);
+  if (more) {
+    more(top);
+  } else {
+    (void)top.Value("alerts");  // accepted unread: the alerts component's (config.h)
+  }
   top.Finish();
   if (!problems.empty()) return problems.ToStatus();
   return out;
