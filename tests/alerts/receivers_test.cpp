@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -300,6 +301,16 @@ TEST(HttpReceiverTest, BinaryAndChunkedBodiesAreRecordedExactly) {
   EXPECT_EQ(requests[0].body, binary);
   EXPECT_EQ(requests[1].Header("Transfer-Encoding"), "chunked");
   EXPECT_EQ(requests[1].body, text);
+}
+
+TEST(HttpReceiverTest, StartOnABusyPortFailsTheTestWithTheReceiversStderr) {
+  TestDir dir("receivers");
+  auto first = HttpReceiver::Start(dir.path());
+  ASSERT_TRUE(first);
+  std::unique_ptr<HttpReceiver> second;
+  EXPECT_NONFATAL_FAILURE(second = HttpReceiver::Start(dir.path(), {.port = first->port()}),
+                          "Address already in use");
+  EXPECT_EQ(second, nullptr);
 }
 
 // --- SMTP ---

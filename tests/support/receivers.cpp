@@ -32,6 +32,8 @@ namespace {
 
 constexpr auto kStartTimeout = std::chrono::seconds(20);
 constexpr auto kPollInterval = std::chrono::milliseconds(10);
+// Debian's interpreter (aiosmtpd is a Debian package), run with -I so that a
+// pyenv or virtualenv on PATH or in PYTHON* variables cannot reach it.
 constexpr const char* kPython = "/usr/bin/python3";
 constexpr const char* kOpenssl = "/usr/bin/openssl";
 

@@ -96,8 +96,9 @@ class HttpReceiver {
   std::string ca_file() const;
 
   // Replaces the script: the next requests get these answers in order, then
-  // the default. Takes effect from the next request; the count of answers
-  // consumed restarts at 0 (and survives Kill()/Restart()).
+  // the default. The count of answers consumed restarts at 0 (and survives
+  // Kill()/Restart()). Call it while no request is in flight: one arriving
+  // mid-replacement may be answered from either script.
   void Script(const std::vector<ScriptedAnswer>& answers);
 
   // Every request received so far, in the order answers were chosen,
