@@ -25,6 +25,10 @@ constexpr int kFetch = 256;
 // A sink still failing after this long is raised as a CMKW001 alert on the
 // others, even before anything is dead-lettered: its people are not being told.
 constexpr int64_t kFailingAlertAfterNs = 5 * 60 * kSecondNs;
+// An endpoint's Retry-After is what it asked for, so it wins over the
+// backoff (even past its max), up to an hour: a longer one is a broken
+// endpoint, and the sink's alerts must not wait a day on its word.
+constexpr int64_t kMaxRetryAfterNs = 3600 * kSecondNs;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sink_cursors (
@@ -395,7 +399,7 @@ struct Dispatcher::Impl {
         ++w.attempts;
         if (w.failing_since_ns == 0) w.failing_since_ns = now;
         w.last_error = r.detail;
-        const int64_t delay = r.retry_after_ns > 0 ? std::min(r.retry_after_ns, options.retry.max_ns) : Backoff(w);
+        const int64_t delay = r.retry_after_ns > 0 ? std::min(r.retry_after_ns, kMaxRetryAfterNs) : Backoff(w);
         w.next_attempt_ns = now + delay;
         if (!w.self_alert && now - w.failing_since_ns >= kFailingAlertAfterNs) RaiseTrouble(w, now, "delivery failing");
         CMK_RETURN_IF_ERROR(SaveCursor(w));

@@ -22,7 +22,7 @@
 // holds back the changes after it on that sink only.
 //
 // Failures. kRetry backs off exponentially (RetryPolicy, ±20 % jitter), or
-// waits what Retry-After asked (capped at the policy's max). kPermanent
+// waits what Retry-After asked (up to an hour, even past the policy's max). kPermanent
 // (and a change still failing after give_up_after, when set) is
 // dead-lettered: logged, counted, and raised as a CMKW001 alert through
 // `raise`, which the remaining sinks deliver; the sink's next successful
