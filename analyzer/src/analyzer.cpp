@@ -128,7 +128,10 @@ struct Analyzer::Impl {
     for (const Alert& a : engine.Alerts()) {
       open += a.status != AlertStatus::kResolved;
       auto it = by_id.find(a.id);
-      if (it != by_id.end() && *it->second == a) continue;
+      // Compared as stored: timestamps are stored as RFC 3339 text (FormatTimestamp), and
+      // a difference below that is no change anyone should be told about
+      // (comparing the structs re-announced every open alert on each restart).
+      if (it != by_id.end() && AlertToJson(*it->second) == AlertToJson(a)) continue;
       const bool resolved = a.status == AlertStatus::kResolved;
       const auto kind = it == by_id.end() && !resolved ? AlertChange::Kind::kOpened
                         : resolved                     ? AlertChange::Kind::kResolved

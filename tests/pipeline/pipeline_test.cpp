@@ -31,7 +31,9 @@
 #include "cmkwatch/analyzer/timeline.h"
 #include "cmkwatch/collector/reader.h"
 #include "cmkwatch/common/transport.h"
+#include "receivers.h"
 #include "test_support.h"
+#include <nlohmann/json.hpp>
 
 extern char** environ;
 
@@ -523,6 +525,79 @@ TEST_F(PipelineTest, TheSampleIncidentRaisesExactlyItsAlertsAndARestartKeepsThem
   again->Signal(SIGTERM);
   EXPECT_EQ(again->Wait(), 0);
   EXPECT_EQ(read_alerts(), alerts);
+}
+
+// The sample incident's alert changes reach a webhook that is down while
+// the analyzer runs, through an analyzer SIGKILLed with all of them still
+// in its outbox: after the restart each change arrives, once.
+TEST_F(PipelineTest, AlertChangesHeldForADownWebhookSurviveAnAnalyzerKillNine) {
+  const std::string samples = std::string(CMKWATCH_SOURCE_DIR) + "/samples";
+  const std::string import = std::string(CMKWATCH_CLI) + " inventory import --db " + db_ + " " + samples +
+                             "/inventory >>" + (dir_ / "collector.log").string() + " 2>&1";
+  const int status = std::system(import.c_str());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << import;
+  auto hook = test::HttpReceiver::Start(dir_);
+  ASSERT_TRUE(hook);
+  hook->Kill();
+  const fs::path url = dir_ / "hook.url";
+  std::ofstream(url) << hook->Url("/soar") << "\n";
+  fs::permissions(url, fs::perms::owner_read | fs::perms::owner_write);
+  const fs::path jsonl = dir_ / "alerts.jsonl";
+  const fs::path config = dir_ / "analyzer.yaml";
+  std::ofstream(config) << "db: " << db_ << "\nbind: " << endpoint_ << "\nhttp: \"\"\n"
+                        << "alerts:\n  retry: { initial: 1s, max: 2s }\n  sinks:\n"
+                        << "    - { name: soar, type: webhook, url_file: " << url.string() << ", timeout: 2s }\n"
+                        << "    - { name: file, type: file, path: " << jsonl.string() << " }\n";
+  auto lines = [&] {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(jsonl);
+    for (std::string l; std::getline(in, l);) out.push_back(nlohmann::json::parse(l));
+    return out;
+  };
+  const std::set<std::string> expected = ExpectedIds(samples);
+  auto start = [&] {
+    return std::make_unique<Process>(std::vector<std::string>{CMKWATCH_ANALYZER_BIN, "--config", config.string()},
+                                     dir_ / "analyzer.log");
+  };
+  auto analyzer = start();
+  auto collector = StartCollector({samples});
+  ASSERT_TRUE(WaitForEvents(expected.size(), 60s)) << StoredEvents();
+  collector->Signal(SIGTERM);
+  EXPECT_EQ(collector->Wait(), 0);
+  // The file sink is up: once it holds every change, all of them are in
+  // the outbox, and none has reached the webhook.
+  auto deadline = Clock::now() + 30s;
+  size_t changes = 0;
+  while (Clock::now() < deadline) {
+    const size_t now = lines().size();
+    if (now >= 7 && now == changes) break;  // stable: the sample raises 7 changes or more
+    changes = now;
+    std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_GE(changes, 7u);
+  analyzer->Signal(SIGKILL);
+  analyzer->Wait();
+  EXPECT_TRUE(hook->Requests().empty());
+
+  ASSERT_TRUE(hook->Restart());
+  auto again = start();
+  ASSERT_TRUE(hook->WaitForRequests(changes, 30000ms)) << hook->Requests().size() << " of " << changes;
+  std::this_thread::sleep_for(1s);
+  again->Signal(SIGTERM);
+  EXPECT_EQ(again->Wait(), 0);
+
+  const auto requests = hook->Requests();
+  ASSERT_EQ(requests.size(), changes) << "each held change once, nothing more";
+  const auto file = lines();
+  ASSERT_EQ(file.size(), changes) << "the restart re-sent nothing to the file sink";
+  std::set<std::string> ids;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto body = nlohmann::json::parse(requests[i].body);
+    EXPECT_EQ(body["type"], "alert." + file[i]["change"].get<std::string>()) << i;
+    EXPECT_EQ(body["data"]["id"], file[i]["alert"]["id"]) << i;
+    ids.insert(requests[i].Header("webhook-id"));
+  }
+  EXPECT_EQ(ids.size(), changes);
 }
 
 // A TCP relay between collector and analyzer that keeps a copy of what the
