@@ -43,6 +43,13 @@ Message FixedMessage() {
   return m;
 }
 
+// Code points, as Slack and PagerDuty count characters.
+size_t Chars(const nlohmann::json& text) {
+  size_t n = 0;
+  for (char c : text.get<std::string>()) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 void CheckMail(const std::string& mail) {
   size_t start = 0;
   while (start < mail.size()) {
@@ -98,11 +105,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   m.alert.resource_id += std::string(text.substr(0, 64));
   if (m.kind == AlertChange::Kind::kResolved) m.alert.resolved_by = std::string(text.substr(0, 64));
 
-  const std::string slack = SlackPayload(m, templates);
-  const json s = json::parse(slack, nullptr, /*allow_exceptions=*/false);
+  const json s = json::parse(SlackPayload(m, templates), nullptr, /*allow_exceptions=*/false);
   CMK_FUZZ_CHECK(s.is_object() && s.contains("text") && s.contains("blocks"));
-  CMK_FUZZ_CHECK(json::accept(TeamsPayload(m, templates)));
-  CMK_FUZZ_CHECK(json::accept(PagerDutyPayload(m, templates, "k")));
+  CMK_FUZZ_CHECK(Chars(s["text"]) <= 3000);
+  for (const auto& b : s["blocks"]) {
+    if (b["type"] == "header") CMK_FUZZ_CHECK(Chars(b["text"]["text"]) <= 150);
+    if (b["type"] == "section" && b.contains("text")) CMK_FUZZ_CHECK(Chars(b["text"]["text"]) <= 3000);
+    if (b.contains("fields")) {
+      CMK_FUZZ_CHECK(b["fields"].size() <= 10);
+      for (const auto& f : b["fields"]) CMK_FUZZ_CHECK(Chars(f["text"]) <= 2000);
+    }
+  }
+  const std::string teams = TeamsPayload(m, templates);
+  CMK_FUZZ_CHECK(teams.size() < 28 * 1024 && json::accept(teams));
+  const json pd = json::parse(PagerDutyPayload(m, templates, "k"), nullptr, /*allow_exceptions=*/false);
+  CMK_FUZZ_CHECK(pd.is_object() && pd["dedup_key"] == m.alert.id);
+  if (pd.contains("payload")) CMK_FUZZ_CHECK(Chars(pd["payload"]["summary"]) <= 1024);
   CMK_FUZZ_CHECK(json::accept(WebhookPayload(m)));
 
   std::array<Message, 2> two = {m, kFixed};
