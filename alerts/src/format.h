@@ -154,7 +154,11 @@ struct EmailOptions {
 // text part and an HTML part. Message-ID "<alert id>.<seq>@domain" (digest:
 // "<digest.<first seq>-<last seq>@domain>"); a single change also carries
 // In-Reply-To/References "<alert id>@domain" so mail clients thread one
-// alert's lifecycle. `now_ns` is the Date header. `messages` is not empty.
+// alert's lifecycle. `now_ns` is the Date header. `messages` is not empty
+// ("" if it is). A digest's subject reads "[cmkwatch] 5 alert changes (2
+// critical)", counting critical changes that are not resolutions; it lists
+// at most 100 changes, then how many more there were. The MIME boundary is
+// derived from the Message-ID, so a retry is byte-identical.
 std::string EmailMessage(std::span<const Message> messages, const Templates& t, const EmailOptions& o,
                          int64_t now_ns);
 
