@@ -26,31 +26,59 @@ enum class Escape : uint8_t {
   kHtml,   // HTML text: & < > " ' escaped
 };
 
+// ---- text helpers (shared by the templates and the payloads) ----
+//
+// Alert text comes from logs that whoever can write to Azure controls, so
+// it may hold invalid UTF-8 and control characters.
+
+// Valid UTF-8 with no control characters other than \n and \t: each
+// invalid byte becomes U+FFFD, CR and the other C0 controls and DEL a space.
+std::string CleanText(std::string_view text);
+// `text` escaped per `escape` (kNone: unchanged).
+std::string EscapeText(std::string_view text, Escape escape);
+// At most `max_chars` code points (an invalid byte counts as one): longer
+// text is cut on a code point boundary, before any "&…;" entity the cut
+// would split, and ends in "…" (which counts). max_chars ≥ 1.
+std::string CutText(std::string_view text, size_t max_chars);
+// The same bounded in bytes (the "…" is 3 bytes). max_bytes ≥ 3.
+std::string CutBytes(std::string_view text, size_t max_bytes);
+// The last segment of an ARM id ("" for "").
+std::string_view ResourceName(std::string_view resource_id);
+// Who acted, as one name: upn, else app id, else object id, else "unknown".
+std::string_view ActorName(const Actor& actor);
+
 // A message template: literal text with {{name}} placeholders.
 //
 // Names: id, rule, title, severity, status, change (opened/updated/resolved),
 // resource (the ARM id), resource_name (its last segment), subject,
 // affected (AI resource names, comma-separated, "none" when empty),
 // operation, actor (upn, else app id, else object id, else "unknown"),
-// ip, time, first_seen, last_seen (RFC 3339 UTC), count, why, remediation,
-// evidence (comma-separated event ids), suppression.
+// ip ("unknown" when not said), time, first_seen, last_seen (RFC 3339
+// UTC), count, why, remediation, evidence (comma-separated event ids),
+// suppression.
 // "{{{{" is a literal "{{". Spaces inside the braces are allowed
 // ("{{ title }}"). An unknown name, an unclosed "{{" or a template over
-// kMaxTemplateBytes is InvalidArgument naming the column.
+// kMaxTemplateBytes is InvalidArgument naming the place:
+// "template:LINE:COL: ..." (1-based, columns in bytes).
 inline constexpr size_t kMaxTemplateBytes = 8 << 10;
+// Render's output is cut (CutBytes) at this size: a template of many
+// {{why}} over a long why stays bounded.
+inline constexpr size_t kMaxRenderedBytes = 64 << 10;
 
 class Template {
  public:
   static Result<Template> Parse(std::string_view text);
-  // Every placeholder replaced by the message's value, escaped per `escape`
-  // (the literal text is not escaped: it is the operator's own).
+  // Every placeholder replaced by the message's value, cleaned (CleanText)
+  // and escaped per `escape` (the literal text is not escaped: it is the
+  // operator's own). At most kMaxRenderedBytes.
   std::string Render(const Message& m, Escape escape = Escape::kNone) const;
   const std::string& source() const { return source_; }
 
  private:
   struct Piece {
     bool placeholder = false;
-    std::string text;  // the literal, or the placeholder's name
+    std::string text;   // the literal, or the placeholder's name
+    uint8_t field = 0;  // the placeholder's index in template.cpp's table
   };
   std::string source_;
   std::vector<Piece> pieces_;
@@ -107,7 +135,9 @@ Result<std::vector<uint8_t>> Base64Decode(std::string_view text);
 // InvalidArgument without the prefix or with a bad or short key; the
 // message never contains the secret.
 Result<std::vector<uint8_t>> DecodeWebhookSecret(std::string_view whsec);
-// "v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>".
+// "v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>", or ""
+// when OpenSSL fails (out of memory): the caller then fails the delivery
+// rather than send it unsigned.
 std::string WebhookSignature(std::span<const uint8_t> key, std::string_view id, int64_t timestamp_s,
                              std::string_view body);
 
@@ -124,7 +154,11 @@ struct EmailOptions {
 // text part and an HTML part. Message-ID "<alert id>.<seq>@domain" (digest:
 // "<digest.<first seq>-<last seq>@domain>"); a single change also carries
 // In-Reply-To/References "<alert id>@domain" so mail clients thread one
-// alert's lifecycle. `now_ns` is the Date header. `messages` is not empty.
+// alert's lifecycle. `now_ns` is the Date header. `messages` is not empty
+// ("" if it is). A digest's subject reads "[cmkwatch] 5 alert changes (2
+// critical)", counting critical changes that are not resolutions; it lists
+// at most 100 changes, then how many more there were. The MIME boundary is
+// derived from the Message-ID, so a retry is byte-identical.
 std::string EmailMessage(std::span<const Message> messages, const Templates& t, const EmailOptions& o,
                          int64_t now_ns);
 
