@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -178,6 +180,37 @@ transport::KeyPair WriteKeyPairOrFail(const std::filesystem::path& prefix) {
   const Status written = transport::WriteKeyPair(prefix.string(), *keys);
   EXPECT_TRUE(written.ok()) << written.ToString();
   return *keys;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv) {
+  CommandResult r;
+  if (argv.empty()) return r;
+  const TestDir dir("run");
+  const std::string out = (dir / "stdout").string(), err = (dir / "stderr").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in < 0 || o < 0 || e < 0) ::_exit(127);
+    ::dup2(in, 0);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) {
+    ADD_FAILURE() << "could not run " << argv[0];
+    return r;
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFileOrFail(out);
+  r.err = ReadFileOrFail(err);
+  return r;
 }
 
 }  // namespace cmkwatch::test

@@ -92,4 +92,14 @@ class TestDir {
 // Keys are made at test time, never committed.
 transport::KeyPair WriteKeyPairOrFail(const std::filesystem::path& prefix);
 
+// A program run to completion with stdin from /dev/null and its stdout and
+// stderr captured (each argument passed as is, no shell), for tests of the
+// CLI as a user runs it.
+struct CommandResult {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string out;
+  std::string err;
+};
+CommandResult RunCommand(const std::vector<std::string>& argv);
+
 }  // namespace cmkwatch::test
