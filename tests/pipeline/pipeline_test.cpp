@@ -544,7 +544,7 @@ TEST_F(PipelineTest, AlertChangesHeldForADownWebhookSurviveAnAnalyzerKillNine) {
   fs::permissions(url, fs::perms::owner_read | fs::perms::owner_write);
   const fs::path jsonl = dir_ / "alerts.jsonl";
   const fs::path config = dir_ / "analyzer.yaml";
-  std::ofstream(config) << "db: " << db_ << "\nbind: " << endpoint_ << "\nhttp: \"\"\n"
+  std::ofstream(config) << "db: " << db_ << "\nbind: " << endpoint_ << "\nhttp: 127.0.0.1:0\n"
                         << "alerts:\n  retry: { initial: 1s, max: 2s }\n  sinks:\n"
                         << "    - { name: soar, type: webhook, url_file: " << url.string() << ", timeout: 2s }\n"
                         << "    - { name: file, type: file, path: " << jsonl.string() << " }\n";
@@ -582,7 +582,17 @@ TEST_F(PipelineTest, AlertChangesHeldForADownWebhookSurviveAnAnalyzerKillNine) {
   ASSERT_TRUE(hook->Restart());
   auto again = start();
   ASSERT_TRUE(hook->WaitForRequests(changes, 30000ms)) << hook->Requests().size() << " of " << changes;
+  // What /metrics says of it (the port is in the restarted analyzer's last
+  // start-up line).
   std::this_thread::sleep_for(1s);
+  const std::string log = test::ReadFileOrFail(dir_ / "analyzer.log");
+  const size_t at = log.rfind("http_port=");
+  ASSERT_NE(at, std::string::npos);
+  const std::string metrics = HttpGet(std::atoi(log.c_str() + at + 10), "/metrics");
+  EXPECT_NE(metrics.find("cmkwatch_alert_deliveries_delivered_total{sink=\"soar\"} " + std::to_string(changes)),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cmkwatch_alert_outbox_depth{sink=\"soar\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cmkwatch_alert_deliveries_dead_lettered_total{sink=\"soar\"} 0"), std::string::npos);
   again->Signal(SIGTERM);
   EXPECT_EQ(again->Wait(), 0);
 
