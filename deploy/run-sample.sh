@@ -62,6 +62,9 @@ echo "== cmkwatch verify --db $out/timeline.db"
 echo
 echo "== cmkwatch alerts --db $out/timeline.db --status all   (what the rules raised; cmkwatch rules lists them)"
 "$bin/cli/cmkwatch" alerts --db "$out/timeline.db" --status all
+echo
+echo "== delivered: the ALERT lines above came from the analyzer's console sink; its file sink wrote"
+echo "   $(wc -l < "$out/alerts.jsonl") alert changes as JSON Lines to $out/alerts.jsonl"
 
 trap - EXIT
 stop
