@@ -160,8 +160,10 @@ std::optional<int64_t> ParseRetryAfter(std::string_view v, int64_t now_ns) {
   tm.tm_sec = second;
   const time_t at = timegm(&tm);
   if (at == static_cast<time_t>(-1)) return std::nullopt;
-  const int64_t delay = static_cast<int64_t>(at) * kSecondNs - now_ns;
-  return std::max<int64_t>(0, delay);
+  // In seconds, capped like delay-seconds (nine digits): a date centuries
+  // ahead must not overflow nanoseconds.
+  const int64_t delay_s = std::min<int64_t>(static_cast<int64_t>(at) - now_ns / kSecondNs, 999'999'999);
+  return std::max<int64_t>(0, delay_s) * kSecondNs;
 }
 
 SendResult ClassifyHttp(const HttpAnswer& a, int64_t now_ns) {

@@ -16,6 +16,7 @@
 
 #include "cmkwatch/common/time.h"
 #include "format.h"
+#include "transport.h"
 
 namespace cmkwatch::alerts::internal {
 namespace {
@@ -829,6 +830,45 @@ TEST(Syslog, HeaderFieldsAreSanitizedAndLengthIsBytes) {
   EXPECT_NE(frame.find("<82>1 1970-01-01T00:00:00Z bad_host_ - - ALERT_RESOLVED - CEF:0|"), std::string::npos)
       << frame.substr(0, 120);
   EXPECT_LT(frame.size(), 16u * 1024);
+}
+
+// ---- what endpoints answer (transport.h) ----
+
+TEST(HttpAnswerTest, RetryAfterTakesSecondsOrAnHttpDateAndNeverOverflows) {
+  constexpr int64_t kS = 1'000'000'000;
+  const int64_t now = int64_t{784'111'777} * kS;  // Sun, 06 Nov 1994 08:49:37 GMT
+  EXPECT_EQ(ParseRetryAfter("120", now), 120 * kS);
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:51:37 GMT", now), 120 * kS);
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 1994 08:00:00 GMT", now), 0) << "a past date means now";
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Nov 3994 08:49:37 GMT", now), int64_t{999'999'999} * kS)
+      << "capped, not wrapped (a fuzzer find)";
+  for (const char* bad : {"", "-1", "1.5", "soon", "1234567890", "Sun, 06 Nov 1994 08:49:37 UTC"}) {
+    EXPECT_FALSE(ParseRetryAfter(bad, now).has_value()) << bad;
+  }
+}
+
+TEST(HttpAnswerTest, StatusDecidesRetryOrDeadLetterAndTheDetailIsSafeToLog) {
+  auto classify = [](int status, std::string retry_after = "", std::string body = "") {
+    HttpAnswer a;
+    a.status = status;
+    a.retry_after = std::move(retry_after);
+    a.body = std::move(body);
+    return ClassifyHttp(a, 0);
+  };
+  EXPECT_EQ(classify(200).outcome, SendResult::Outcome::kDelivered);
+  EXPECT_EQ(classify(202).outcome, SendResult::Outcome::kDelivered);
+  const SendResult limited = classify(429, "7");
+  EXPECT_EQ(limited.outcome, SendResult::Outcome::kRetry);
+  EXPECT_EQ(limited.retry_after_ns, int64_t{7'000'000'000});
+  for (int s : {408, 425, 500, 502, 503}) EXPECT_EQ(classify(s).outcome, SendResult::Outcome::kRetry) << s;
+  for (int s : {301, 400, 401, 403, 404, 410, 413}) EXPECT_EQ(classify(s).outcome, SendResult::Outcome::kPermanent) << s;
+  HttpAnswer none;
+  none.error = "Couldn't connect to server";
+  EXPECT_EQ(ClassifyHttp(none, 0).outcome, SendResult::Outcome::kRetry);
+  const SendResult forged = classify(400, "", "bad\ntime=x level=info msg=\"forged\"\x1b[2J");
+  EXPECT_EQ(forged.detail.find('\n'), std::string::npos);
+  EXPECT_EQ(forged.detail.find('\x1b'), std::string::npos);
+  EXPECT_LE(classify(500, "", std::string(10'000, 'x')).detail.size(), 220u);
 }
 
 }  // namespace
