@@ -108,6 +108,9 @@ class Script:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle
+    # holds the body until the client's delayed ACK, 40 ms per request.
+    disable_nagle_algorithm = True
     server_version = "cmkwatch-test-receiver"
 
     def version_string(self):
