@@ -20,6 +20,7 @@ constexpr Command kCommands[] = {
     {"inspect", cmkwatch::cli::Inspect, "parse Azure log files and print normalized events as JSON Lines"},
     {"inventory", cmkwatch::cli::Inventory, "import ARM snapshots (az ... show) so the rules know the estate"},
     {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},
+    {"replay", cmkwatch::cli::Replay, "replay archived logs in event-time order: alerts, a JSON and an HTML report"},
     {"rules", cmkwatch::cli::Rules, "list the built-in CMK rules, their severities and what to do"},
     {"test-sink", cmkwatch::cli::TestSink, "send a sample alert through one configured sink; print its answer"},
     {"timeline", cmkwatch::cli::TimelineCommand, "print a resource's stored events in time order (table or JSON Lines)"},

@@ -211,6 +211,7 @@ struct Dispatcher::Impl {
       }
       m.kind = *kind;
       m.alert = std::move(*alert);
+      if (!options.title_prefix.empty()) m.alert.title = options.title_prefix + m.alert.title;
       // A sink is never told about its own trouble: it is the one failing.
       const bool own = m.alert.rule == "CMKW001" && m.alert.subject == w.config.name;
       if (own || !Routes(w.config.route, m)) {

@@ -1172,6 +1172,19 @@ Result<std::vector<QuarantineEntry>> Timeline::Quarantined(size_t limit) {
   return out;
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> Timeline::ChainHeads() {
+  auto q = impl_->db.Prepare("SELECT resource_id, last_hash FROM resources ORDER BY resource_id");
+  if (!q.ok()) return q.status();
+  std::vector<std::pair<std::string, std::string>> heads;
+  while (true) {
+    auto row = q->Step("reading chain heads");
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    heads.emplace_back(std::string(q->ColumnText(0)), std::string(q->ColumnBlob(1)));
+  }
+  return heads;
+}
+
 Result<TimelineStats> Timeline::Stats() {
   // Counted from the small tables, not count(*) over events: a metrics
   // scrape must not scan millions of rows.

@@ -263,6 +263,26 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
   return first;
 }
 
+Result<std::vector<std::string>> ListLogFiles(std::string_view path) {
+  std::error_code ec;
+  const fs::path p(path);
+  const auto status = fs::status(p, ec);
+  if (ec) {
+    return ec == std::errc::no_such_file_or_directory ? Status::NotFound(std::string(path) + ": no such file or directory")
+                                                      : Status::IoError(std::string(path) + ": " + ec.message());
+  }
+  std::vector<std::string> files;
+  if (!fs::is_directory(status)) {
+    files.emplace_back(path);
+    return files;
+  }
+  ec = internal::WalkLogTree(
+      p, [](const fs::path&) {}, [&](const fs::path& f) { files.push_back(f.string()); });
+  if (ec) return Status::IoError(std::string(path) + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 Status ReadBuffer(std::string_view bytes, std::string_view name, const ReadOptions& options, RecordHandler& handler,
                   ReadStats& stats, size_t readable_after) {
   ++stats.files;

@@ -54,6 +54,9 @@ struct DispatcherOptions {
   // How often a sink looks for new changes when nobody called Notify().
   int64_t poll_interval_ns = 1'000'000'000;
   int busy_timeout_ms = 10'000;
+  // Put before every title sent ("[replay] " for `cmkwatch replay
+  // --deliver`, so nobody mistakes an old incident for a new one).
+  std::string title_prefix;
   // Self-alerts (CMKW001) go here; null = logged only.
   std::function<void(std::vector<AlertChange>)> raise;
   // Deliveries attempted/succeeded/failed/dead-lettered per sink, outbox

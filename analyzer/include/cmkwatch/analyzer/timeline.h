@@ -69,6 +69,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cmkwatch/analyzer/alert.h"
@@ -218,6 +219,11 @@ class Timeline {
   Result<std::vector<QuarantineEntry>> Quarantined(size_t limit);
 
   Result<TimelineStats> Stats();
+
+  // Every resource's chain head, (resource id, SHA-256 of its last event),
+  // sorted by resource id: two timelines holding the same events in the
+  // same per-resource order have the same heads (replay's run hash).
+  Result<std::vector<std::pair<std::string, std::string>>> ChainHeads();
 
   // Retention: deletes events with time < cutoff_ns, in one transaction.
   // Chains stay verifiable: a resource's pruned prefix is replaced by an

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cmkwatch/collector/framing.h"
 #include "cmkwatch/collector/parse.h"
@@ -58,6 +59,11 @@ struct ReadStats {
 // be opened or read (other files of a directory are still read; the first
 // error is returned), Ok otherwise — quarantined records are not errors.
 Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler& handler, ReadStats& stats);
+
+// The files ReadPath reads for `path`, in the order it reads them: the path
+// itself when it is not a directory, else the log files under it (named
+// *.json, *.jsonl, *.ndjson, optionally .gz; hidden entries skipped), sorted.
+Result<std::vector<std::string>> ListLogFiles(std::string_view path);
 
 // Reads bytes already in memory (tests, fuzzing, benchmarks) as if they were
 // a file named `name`; gzip is detected here too. When the caller promises
