@@ -53,8 +53,31 @@ Status AlertStore::Open(sqlite::Db& db) {
   return Status::Ok();
 }
 
+bool AlertStore::Throttled(const AlertChange& c, int64_t committed_ns) const {
+  if (c.kind != AlertChange::Kind::kUpdated) return false;
+  auto it = queued_.find(c.alert.id);
+  if (it == queued_.end()) return false;
+  const Queued& q = it->second;
+  return committed_ns - q.at < kUpdateInterval && q.severity == c.alert.severity && q.status == c.alert.status &&
+         q.affected == c.alert.affected;
+}
+
 Status AlertStore::Write(const std::vector<AlertChange>& changes, int64_t committed_ns) {
+  // Runs of updates of one alert in this call collapse into the change
+  // before them (an opening stays an opening, with the latest state).
+  std::vector<AlertChange> merged;
+  std::unordered_map<std::string, size_t> latest;
   for (const AlertChange& c : changes) {
+    if (c.kind == AlertChange::Kind::kUpdated) {
+      if (auto it = latest.find(c.alert.id); it != latest.end() && merged[it->second].kind != AlertChange::Kind::kResolved) {
+        merged[it->second].alert = c.alert;
+        continue;
+      }
+    }
+    latest[c.alert.id] = merged.size();
+    merged.push_back(c);
+  }
+  for (const AlertChange& c : merged) {
     const Alert& a = c.alert;
     const std::string body = AlertToJson(a);
     {
@@ -68,6 +91,12 @@ Status AlertStore::Write(const std::vector<AlertChange>& changes, int64_t commit
       CMK_RETURN_IF_ERROR(upsert_.BindInt(7, a.last_seen));
       CMK_RETURN_IF_ERROR(upsert_.BindText(8, body));
       CMK_RETURN_IF_ERROR(upsert_.Run("storing an alert"));
+    }
+    if (Throttled(c, committed_ns)) continue;
+    if (c.kind == AlertChange::Kind::kResolved) {
+      queued_.erase(a.id);
+    } else {
+      queued_[a.id] = Queued{committed_ns, a.severity, a.status, a.affected};
     }
     sqlite::Statement::Scope scope(append_);
     CMK_RETURN_IF_ERROR(append_.BindText(1, a.id));

@@ -212,6 +212,7 @@ TEST_F(DeliveryTest, WebhookGetsEveryChangeInOrderSignedPerStandardWebhooks) {
   Alert a = MakeAlert(1);
   Commit(AlertChange::Kind::kOpened, a);
   a.count = 2;
+  a.affected.push_back(std::string(kAccount) + "-2");  // the blast radius grew: always queued
   Commit(AlertChange::Kind::kUpdated, a);
   a.status = AlertStatus::kResolved;
   a.resolved_by = "ev-9";
@@ -377,6 +378,46 @@ TEST_F(DeliveryTest, ASinkNewToTheDatabaseStartsWithTheChangesFromNowOn) {
   EXPECT_EQ(json::parse(r->Requests()[0].body)["data"]["id"], MakeAlert(4).id);
 }
 
+TEST_F(DeliveryTest, RepeatsOfAnOpenAlertAreSentAtMostOncePerIntervalUnlessItGetsWorse) {
+  SinkConfig file;
+  file.name = "file";
+  file.type = "file";
+  file.path = (dir_ / "changes.jsonl").string();
+  file.route.send_updates = true;
+  Start({file});
+  Alert a = MakeAlert(1, Severity::kHigh);
+  Commit(AlertChange::Kind::kOpened, a);
+  for (int i = 2; i <= 50; ++i) {  // a key failing unwraps over and over
+    a.count = static_cast<uint64_t>(i);
+    Commit(AlertChange::Kind::kUpdated, a);
+  }
+  a.severity = Severity::kCritical;  // regraded: said at once
+  a.count = 51;
+  Commit(AlertChange::Kind::kUpdated, a);
+  a.status = AlertStatus::kResolved;
+  Commit(AlertChange::Kind::kResolved, a);
+  auto lines = [&] {
+    std::vector<json> out;
+    std::ifstream in(dir_ / "changes.jsonl");
+    for (std::string l; std::getline(in, l);) out.push_back(json::parse(l));
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return lines().size() == 3; })) << lines().size();
+  std::this_thread::sleep_for(milliseconds(300));
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0]["change"], "opened");
+  EXPECT_EQ(got[1]["change"], "updated");
+  EXPECT_EQ(got[1]["alert"]["severity"], "critical");
+  EXPECT_EQ(got[1]["alert"]["count"], 51) << "the update carries the count so far";
+  EXPECT_EQ(got[2]["change"], "resolved");
+  // The alerts table has every repeat's state.
+  auto stored = timeline_->Alerts(std::nullopt, 10);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].count, 51u);
+}
+
 TEST_F(DeliveryTest, RoutesFilterBySeverityRuleAndChangeKind) {
   SinkConfig all;
   all.name = "all";
@@ -398,6 +439,7 @@ TEST_F(DeliveryTest, RoutesFilterBySeverityRuleAndChangeKind) {
   Commit(AlertChange::Kind::kOpened, MakeAlert(2, Severity::kMedium));  // all only
   Commit(AlertChange::Kind::kOpened, MakeAlert(3, Severity::kHigh, "CMK016"));  // all only
   crit.count = 2;
+  crit.affected.push_back(std::string(kAccount) + "-2");
   Commit(AlertChange::Kind::kUpdated, crit);  // all only: pager takes no updates
   Alert quiet = MakeAlert(4, Severity::kCritical);
   quiet.status = AlertStatus::kSuppressed;
