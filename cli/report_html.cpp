@@ -64,6 +64,7 @@ section.card > h2 {
 .stat .value.small { font-size: 14px; font-weight: 600; }
 .stat .note { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
 .stat.warn { border-left-color: var(--high); }
+.stat.alarm { border-left-color: var(--critical); }
 .stat.wide { grid-column: span 2; }
 .stat.full { grid-column: 1 / -1; }
 .chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
@@ -107,7 +108,8 @@ svg.axis .mark { cursor: pointer; stroke: #ffffff; stroke-width: 1; }
 svg.axis .mark.failed { stroke: #7a1010; }
 svg.axis .mark:hover, svg.axis .span:hover { filter: brightness(0.85); }
 svg.axis .span { cursor: pointer; stroke-width: 1.2; }
-svg.axis .span-label { font-size: 10.5px; font-weight: 700; pointer-events: none; }
+svg.axis .span-label { font-size: 10.5px; font-weight: 700; pointer-events: none;
+                       paint-order: stroke; stroke: #ffffff; stroke-width: 3px; stroke-linejoin: round; }
 svg.axis .selected { stroke: #111827 !important; stroke-width: 2.4 !important; }
 .layout { display: block; }
 #details .placeholder { color: var(--muted); font-size: 13px; }
@@ -337,7 +339,7 @@ constexpr std::string_view kScript = R"js(
     }
   }
   if (!sevTotal) sevChips.appendChild(el("span", { class: "small" }, "no alerts raised"));
-  summary.appendChild(stat("Alerts by severity", sevChips, null, sevTotal ? "warn" : ""));
+  summary.appendChild(stat("Alerts by severity", sevChips, null, "wide" + (num(bySev.critical) ? " alarm" : sevTotal ? " warn" : "")));
 
   const ruleChips = el("div", { class: "chips" });
   const byRule = Object.entries(obj(counts.alerts_by_rule)).filter(([, n]) => num(n));
@@ -349,7 +351,7 @@ constexpr std::string_view kScript = R"js(
   if (!byRule.length) ruleChips.appendChild(el("span", { class: "small" }, "none"));
   summary.appendChild(stat("Alerts by rule", ruleChips, null, "wide"));
   summary.appendChild(stat("Run hash (equal for the same input, in any order)",
-    el("div", { class: "value small mono hash" }, str(report.run_hash) || "\u2014"), null, "full"));
+    el("div", { class: "value small mono hash" }, str(report.run_hash) || "\u2014"), null, "wide"));
 
   // ---- details panel ------------------------------------------------------
   const details = document.getElementById("details");
@@ -491,6 +493,7 @@ constexpr std::string_view kScript = R"js(
     const svg = sv("svg", { class: "axis", width: W, height: H, viewBox: "0 0 " + W + " " + H,
       role: "img", "aria-label": "Timeline of events and alerts per resource" });
     const gLanes = sv("g", {}), gGrid = sv("g", {}), gSpans = sv("g", {}), gMarks = sv("g", {}), gBind = sv("g", {});
+    const gLabels = sv("g", {});
 
     for (const row of rowsOut) {
       if (row.group) {
@@ -507,7 +510,7 @@ constexpr std::string_view kScript = R"js(
         sv("rect", { class: "lane-bg" + (row.alt ? " alt" : ""), x: 0, y: row.y, width: W, height: LANE_H }),
         sv("text", { class: "lane-name", x: 10, y: row.y + 19 }, shown),
         sv("text", { class: "lane-kind", x: LABEL_W - 6, y: row.y + 19, "text-anchor": "end" },
-          r.synthetic ? "" : fmtInt(total) + (num(r.events_omitted) ? "+" : "")));
+          r.synthetic ? "" : fmtInt(total) + (num(r.events_omitted) ? "+" : "") + (total === 1 ? " event" : " events")));
       gLanes.appendChild(lane);
     }
     gLanes.appendChild(sv("line", { class: "divider", x1: X0, y1: TOP, x2: X0, y2: H - 8 }));
@@ -552,7 +555,7 @@ constexpr std::string_view kScript = R"js(
         if (!isFinite(resolved)) {
           g.appendChild(sv("path", { d: "M" + xb + " " + (ly + 5) + " l6 " + (LANE_H - 10) / 2 + " l-6 " + (LANE_H - 10) / 2 + "z", fill: color }));
         }
-        if (xb - xa > 56) g.appendChild(sv("text", { class: "span-label", x: xa + 7, y: ly + 19, fill: color }, str(a.rule)));
+        if (xb - xa > 56) gLabels.appendChild(sv("text", { class: "span-label", x: xa + 7, y: ly + 19, fill: color }, str(a.rule)));
         g.addEventListener("click", () => showAlert(a));
         g.addEventListener("keydown", (k) => { if (k.key === "Enter") showAlert(a); });
         gSpans.appendChild(g);
@@ -615,7 +618,7 @@ constexpr std::string_view kScript = R"js(
       gBind.appendChild(g);
     });
 
-    svg.append(gLanes, gGrid, gBind, gSpans, gMarks);
+    svg.append(gLanes, gGrid, gBind, gSpans, gMarks, gLabels);
     if (notDrawn) {
       axisBox.appendChild(el("div", { class: "notice", "data-not-drawn": notDrawn },
         fmtInt(notDrawn) + " of " + fmtInt(events.length) + " events are not drawn (the axis draws at most " +

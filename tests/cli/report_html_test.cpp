@@ -452,6 +452,8 @@ TEST(ReportHtmlBrowser, ScreenshotIsLeftAsAnArtifact) {
   const std::string png = test::ReadFileOrFail(shot);
   ASSERT_GT(png.size(), 8u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  // The page itself beside it, to open by hand.
+  std::ofstream(shot.parent_path() / "report_html_screenshot.html", std::ios::binary) << RenderReportHtml(RealisticReport());
   std::printf("report screenshot: %s\n", shot.string().c_str());
 }
 
