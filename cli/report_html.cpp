@@ -74,7 +74,7 @@ section.card > h2 {
 }
 .chip .n { font-weight: 700; }
 .dot { width: 9px; height: 9px; border-radius: 50%; display: inline-block; }
-.sev { display: inline-block; padding: 0 7px; border-radius: 3px; color: #fff; font-size: 11.5px;
+.sev { display: inline-block; white-space: nowrap; padding: 0 7px; border-radius: 3px; color: #fff; font-size: 11.5px;
        font-weight: 700; text-transform: uppercase; letter-spacing: .4px; }
 .sev-critical, .dot.sev-critical { background: var(--critical); }
 .sev-high, .dot.sev-high { background: var(--high); }
@@ -146,6 +146,7 @@ footer { font-size: 12px; color: var(--muted); text-align: center; }
   section.card { border: 0; padding: 0; margin: 0 0 10px; break-inside: auto; }
   #details-card, button, details.files summary::marker { display: none; }
   details.files { display: none; }
+  .summary, .axis-scroll { break-inside: avoid; }
   .axis-scroll { overflow: visible; }
   svg.axis { width: 100%; height: auto; }
   table.data { font-size: 8pt; }
@@ -389,7 +390,7 @@ constexpr std::string_view kScript = R"js(
     const citeBox = el("span", {});
     citing.forEach((a, i) => {
       if (i) citeBox.appendChild(document.createTextNode(", "));
-      const b = el("button", { class: "link", type: "button" }, str(a.rule) + " " + str(a.id));
+      const b = el("button", { class: "link", type: "button", title: str(a.title) }, str(a.id));
       b.addEventListener("click", () => showAlert(a));
       citeBox.appendChild(b);
     });
@@ -651,7 +652,7 @@ constexpr std::string_view kScript = R"js(
   if (!alerts.length) {
     table.appendChild(el("div", { class: "empty" }, "No alerts were raised for this input."));
   } else {
-    const cols = [["Severity", "7%"], ["Rule", "6%"], ["Title", "13%"], ["Status", "7%"], ["First seen", "9%"],
+    const cols = [["Severity", "8%"], ["Rule", "6%"], ["Title", "12%"], ["Status", "7%"], ["First seen", "9%"],
       ["Last seen", "9%"], ["Count", "5%"], ["Affected", "10%"], ["Why", "13%"], ["Remediation", "13%"], ["Evidence", "8%"]];
     const colgroup = el("colgroup", {});
     for (const [, w] of cols) colgroup.appendChild(el("col", { width: w }));
