@@ -350,7 +350,7 @@ BrowserRun OpenInChromium(const test::TestDir& dir, const std::string& html, con
     out << html;
   }
   const test::CommandResult r = test::RunCommand({"/usr/bin/timeout", "60", kChromium, "--headless", "--no-sandbox",
-                                                  "--disable-gpu", "--no-first-run", "--disable-extensions",
+                                                  "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
                                                   "--user-data-dir=" + (dir / "profile").string(),
                                                   "--enable-logging=stderr", "--v=0", "--window-size=" + window, mode,
                                                   "file://" + page.string() + fragment});
