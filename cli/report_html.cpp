@@ -274,8 +274,8 @@ constexpr std::string_view kScript = R"js(
   document.title = "cmkwatch replay report" +
     (input.first_event ? " \u2014 " + str(input.first_event).slice(0, 10) : "");
   const sub = document.getElementById("subtitle");
-  sub.appendChild(el("span", {}, "cmkwatch " + (str(report.version) || "?")));
-  sub.appendChild(el("span", {}, "report schema " + str(report.cmkwatch_replay_report)));
+  if (report.version) sub.appendChild(el("span", {}, "cmkwatch " + str(report.version)));
+  if (report.cmkwatch_replay_report !== undefined) sub.appendChild(el("span", {}, "report schema " + str(report.cmkwatch_replay_report)));
   sub.appendChild(el("span", {}, alerts.length + (alerts.length === 1 ? " alert" : " alerts")));
   const openCount = alerts.filter((a) => str(a.status) === "open").length;
   sub.appendChild(el("span", {}, openCount + " open"));
@@ -505,11 +505,10 @@ constexpr std::string_view kScript = R"js(
       const r = row.lane;
       const total = num(r.events_total);
       const name = str(r.name) || lastSegment(str(r.id));
-      const shown = name.length > 30 ? name.slice(0, 29) + "\u2026" : name;
       const lane = sv("g", { "data-lane": str(r.id), "data-kind": str(r.kind) },
         sv("title", {}, str(r.id)),
         sv("rect", { class: "lane-bg" + (row.alt ? " alt" : ""), x: 0, y: row.y, width: W, height: LANE_H }),
-        sv("text", { class: "lane-name", x: 10, y: row.y + 19 }, shown),
+        sv("text", { class: "lane-name", x: 10, y: row.y + 19, "data-fit": LABEL_W - 92 }, name),
         sv("text", { class: "lane-kind", x: LABEL_W - 6, y: row.y + 19, "text-anchor": "end" },
           r.synthetic ? "" : fmtInt(total) + (num(r.events_omitted) ? "+" : "") + (total === 1 ? " event" : " events")));
       gLanes.appendChild(lane);
@@ -531,7 +530,8 @@ constexpr std::string_view kScript = R"js(
       if (withDate && step < 864e5 && day !== lastDay) label = day.slice(5) + " " + label;
       lastDay = day;
       gGrid.appendChild(sv("line", { class: "grid", x1: x(t), y1: TOP, x2: x(t), y2: H - 8 }));
-      gGrid.appendChild(sv("text", { class: "tick", x: x(t), y: TOP - 9, "text-anchor": "middle" }, label));
+      const anchor = x(t) > X1 - 36 ? "end" : "middle";
+      gGrid.appendChild(sv("text", { class: "tick", x: anchor === "end" ? X1 : x(t), y: TOP - 9, "text-anchor": anchor }, label));
     }
     gGrid.appendChild(sv("text", { class: "tick", x: 10, y: TOP - 9 }, "UTC" + (withDate ? "" : "  " + new Date(tMin).toISOString().slice(0, 10))));
 
@@ -580,7 +580,11 @@ constexpr std::string_view kScript = R"js(
     if (drawable.length > MAX_MARKS) {
       const failed = drawable.filter((it) => isFailed(it.ev));
       const rest = drawable.filter((it) => !isFailed(it.ev));
-      const keep = rest.slice(0, Math.max(0, MAX_MARKS - failed.length)).concat(failed.slice(0, MAX_MARKS));
+      // The rest evenly thinned, so every lane keeps the shape of its activity.
+      const quota = Math.max(0, MAX_MARKS - failed.length);
+      const kept = [];
+      for (let j = 0; j < quota; ++j) kept.push(rest[Math.floor((j * rest.length) / quota)]);
+      const keep = kept.concat(failed.slice(0, MAX_MARKS));
       notDrawn += drawable.length - keep.length;
       drawable.length = 0;
       drawable.push(...keep);
@@ -626,6 +630,14 @@ constexpr std::string_view kScript = R"js(
         fmtInt(MAX_MARKS) + " marks; failures first)."));
     }
     axisBox.appendChild(el("div", { class: "axis-scroll" }, svg));
+    // Lane names cut to their column once the text can be measured; the
+    // lane's tooltip keeps the whole id.
+    for (const t of svg.querySelectorAll("text[data-fit]")) {
+      const max = Number(t.getAttribute("data-fit"));
+      const full = t.textContent;
+      let n = full.length;
+      while (n > 4 && t.getComputedTextLength() > max) t.textContent = full.slice(0, --n) + "\u2026";
+    }
   }
   if (omitted) {
     axisBox.appendChild(el("div", { class: "small" }, fmtInt(omitted) +
