@@ -623,7 +623,8 @@ constexpr std::string_view kScript = R"js(
       gBind.appendChild(g);
     });
 
-    svg.append(gLanes, gGrid, gBind, gSpans, gMarks, gLabels);
+    // Marks above the span labels: a failure must never be hidden.
+    svg.append(gLanes, gGrid, gBind, gSpans, gLabels, gMarks);
     if (notDrawn) {
       axisBox.appendChild(el("div", { class: "notice", "data-not-drawn": notDrawn },
         fmtInt(notDrawn) + " of " + fmtInt(events.length) + " events are not drawn (the axis draws at most " +
