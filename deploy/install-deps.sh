@@ -27,6 +27,9 @@ PACKAGES=(
   # the alert tests' real receivers: an SMTP server (STARTTLS, AUTH) for
   # /usr/bin/python3, and the openssl CLI that makes their test certificates
   python3-aiosmtpd openssl
+  # the replay report's HTML tests open the page in a real browser:
+  # headless Chromium (--dump-dom, --screenshot)
+  chromium
 )
 
 missing=()
