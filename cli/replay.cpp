@@ -71,7 +71,7 @@ Options:
   --deliver            also send the alerts raised to the configured sinks,
                        titles marked "[replay]" (default: report and
                        database only)
-  --memory MIB         events buffered before spilling (default 256)
+  --memory MIB         events buffered before spilling (default 128)
   --no-progress        no progress line on a terminal
   -h, --help           show this help
 
@@ -154,10 +154,16 @@ class Progress {
 // What the report needs, gathered while events are stored (bounded).
 class ReportData {
  public:
+  // The report stays readable and its memory bounded whatever the archive:
+  // per-resource and total event caps, raw records cut and, past a total
+  // budget, left out (the timeline database has them all).
   static constexpr size_t kMaxResources = 2000;
-  static constexpr size_t kMaxEventsPerResource = 500;
+  static constexpr size_t kMaxEventsPerResource = 200;
+  static constexpr size_t kMaxEvents = 20'000;
   static constexpr size_t kMaxRawBytes = 16 << 10;
+  static constexpr size_t kMaxTotalRawBytes = size_t{32} << 20;
   static constexpr size_t kMaxQuarantine = 100;
+  static constexpr size_t kMaxAlerts = 5000;
 
   void OnStored(const Event& e) {
     ++by_source_[std::string(ToString(e.source))];
@@ -176,11 +182,15 @@ class ReportData {
     Resource& r = it->second;
     ++r.total;
     if (!Matters(e)) return;
-    if (r.events.size() >= kMaxEventsPerResource) {
+    if (r.events.size() >= kMaxEventsPerResource || events_ >= kMaxEvents) {
       ++r.omitted;
       return;
     }
-    r.events.push_back(EventJson(e));
+    ++events_;
+    const bool with_raw = raw_bytes_ < kMaxTotalRawBytes;
+    json ej = EventJson(e, with_raw);
+    if (with_raw) raw_bytes_ += ej["raw"].get_ref<const std::string&>().size();
+    r.events.push_back(std::move(ej));
   }
   void OnQuarantine(const QuarantineEntry& q) {
     ++quarantined_;
@@ -220,7 +230,12 @@ class ReportData {
     }
     report["rules"] = std::move(rules);
     json alert_list = json::array();
-    for (const Alert& a : alerts) alert_list.push_back(json::parse(analyzer::AlertToJson(a)));
+    for (const Alert& a : alerts) {
+      if (alert_list.size() >= kMaxAlerts) break;
+      alert_list.push_back(json::parse(analyzer::AlertToJson(a)));
+    }
+    report["counts"]["alerts"] = alerts.size();
+    report["counts"]["alerts_omitted"] = alerts.size() - alert_list.size();
     report["alerts"] = std::move(alert_list);
     json bindings = json::array();
     for (const auto& [id, r] : resources_) {
@@ -291,7 +306,7 @@ class ReportData {
     return b == std::string::npos ? tail : tail.substr(b + 1);
   }
 
-  static json EventJson(const Event& e) {
+  static json EventJson(const Event& e, bool with_raw) {
     json actor = json::object();
     if (!e.actor.upn.empty()) actor["upn"] = e.actor.upn;
     if (!e.actor.object_id.empty()) actor["object_id"] = e.actor.object_id;
@@ -301,7 +316,10 @@ class ReportData {
     std::string summary = e.operation + " " + std::string(ToString(e.outcome));
     if (e.http_status != 0) summary += " " + std::to_string(e.http_status);
     if (!who.empty()) summary += " by " + who;
-    std::string raw = e.raw.size() > kMaxRawBytes ? e.raw.substr(0, kMaxRawBytes) + "…" : e.raw;
+    std::string raw = !with_raw ? std::string("(not in the report: its raw-record budget was used; "
+                                              "`cmkwatch timeline --json` has it)")
+                      : e.raw.size() > kMaxRawBytes ? e.raw.substr(0, kMaxRawBytes) + "…"
+                                                    : e.raw;
     return {{"id", e.id},
             {"time", FormatTimestamp(e.time)},
             {"source", ToString(e.source)},
@@ -317,6 +335,7 @@ class ReportData {
   std::map<std::string, uint64_t> by_source_;
   std::vector<json> quarantine_;
   uint64_t quarantined_ = 0, resources_omitted_ = 0;
+  size_t events_ = 0, raw_bytes_ = 0;
   int64_t first_ = 0, last_ = 0;
 };
 
@@ -456,7 +475,7 @@ int Replay(const std::vector<std::string_view>& args) {
   std::vector<std::string> inventory, paths;
   std::optional<int64_t> since, until;
   bool deliver = false, progress_flag = true;
-  size_t memory_mib = 256;
+  size_t memory_mib = 128;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string_view a = args[i];
     if (a == "-h" || a == "--help") {
@@ -730,10 +749,13 @@ int Replay(const std::vector<std::string_view>& args) {
   for (const auto& [sev, n] : by_severity) std::printf(", %d %s", n, std::string(analyzer::ToString(sev)).c_str());
   std::printf("\n");
   for (const auto& [rule, n] : by_rule) std::printf("  %s  %d\n", rule.c_str(), n);
-  for (const Alert& a : alerts) {
+  constexpr size_t kListed = 20;
+  for (size_t i = 0; i < alerts.size() && i < kListed; ++i) {
+    const Alert& a = alerts[i];
     std::printf("  %-8s %-8s %s\n", std::string(analyzer::ToString(a.severity)).c_str(),
                 std::string(analyzer::ToString(a.status)).c_str(), ForTerminal(a.title).c_str());
   }
+  if (alerts.size() > kListed) std::printf("  ... and %zu more (in the reports and `cmkwatch alerts`)\n", alerts.size() - kListed);
   std::printf("replay: run hash %s\n", run_hash.c_str());
   if (!json_report.empty()) std::printf("replay: JSON report %s\n", json_report.c_str());
   if (!html_report.empty()) std::printf("replay: HTML report %s\n", html_report.c_str());

@@ -20,12 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Per event beyond its raw record: ids, operation, resource id, changes.
-constexpr size_t kEventOverhead = 512;
+// Per event beyond its strings: the Event itself (its optional change
+// structs are large even when empty) and the allocator's share.
+constexpr size_t kEventOverhead = sizeof(Event) + 128;
 constexpr size_t kChunkEvents = 256;
 constexpr size_t kChunkBytes = size_t{8} << 20;
 
-size_t Cost(const Event& e) { return e.raw.size() + e.resource_id.size() + e.id.size() + kEventOverhead; }
+size_t Cost(const Event& e) {
+  return e.raw.capacity() + e.resource_id.capacity() + e.id.capacity() + e.operation.capacity() + kEventOverhead;
+}
 
 bool Before(const Event& a, const Event& b) {
   if (a.time != b.time) return a.time < b.time;

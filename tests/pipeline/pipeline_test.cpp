@@ -570,11 +570,11 @@ TEST_F(PipelineTest, AlertChangesHeldForADownWebhookSurviveAnAnalyzerKillNine) {
   size_t changes = 0;
   while (Clock::now() < deadline) {
     const size_t now = lines().size();
-    if (now >= 7 && now == changes) break;  // stable: the sample raises 7 changes or more
+    if (now >= 6 && now == changes) break;  // stable: the sample raises 6 alerts (some may update)
     changes = now;
     std::this_thread::sleep_for(500ms);
   }
-  ASSERT_GE(changes, 7u);
+  ASSERT_GE(changes, 6u);
   analyzer->Signal(SIGKILL);
   analyzer->Wait();
   EXPECT_TRUE(hook->Requests().empty());
