@@ -20,7 +20,7 @@ act="${ACTIVITY_RECORDS:-200000}"
 work="${WORK:-$root/build/replay-bench}"
 jobs="${JOBS:-2}"
 for tool in jq sqlite3 /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "run_replay_bench: needs $tool (apt-get install jq sqlite3 time)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "run_replay_bench: needs $tool (deploy/install-deps.sh installs it)" >&2; exit 1; }
 done
 
 cmake --preset release >/dev/null

@@ -30,6 +30,9 @@ PACKAGES=(
   # the replay report's HTML tests open the page in a real browser:
   # headless Chromium (--dump-dom, --screenshot)
   chromium
+  # bench/run_replay_bench.sh compares replay with what users reach for
+  # otherwise (jq, the sqlite3 shell) and reads peak RSS from GNU time
+  jq sqlite3 time
 )
 
 missing=()
