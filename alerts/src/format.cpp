@@ -166,13 +166,27 @@ std::string SlackPayload(const Message& m, const Templates& t) {
 
 // ---- Teams ----
 
+// Teams renders Markdown in TextBlocks and fact values, so "[x](https://…)"
+// in text an attacker wrote into a log would arrive as a clickable link on
+// an alert people trust. A zero-width space between "]" and "(" leaves the
+// text as it reads and breaks the link syntax.
+namespace {
+std::string NoMarkdownLinks(std::string text) {
+  static constexpr std::string_view kBreak = "\u200b";
+  for (size_t at = text.find("]("); at != std::string::npos; at = text.find("](", at + 1 + kBreak.size())) {
+    text.insert(at + 1, kBreak);
+  }
+  return text;
+}
+}  // namespace
+
 std::string TeamsPayload(const Message& m, const Templates& t) {
   // Teams refuses a message over about 28 KB; with these limits a card is
   // at most ~23 KB even at 4 bytes per character.
   constexpr size_t kTitle = 200, kFact = 300, kText = 1500;
   const Alert& a = m.alert;
   auto text_block = [](std::string text) {
-    return json{{"type", "TextBlock"}, {"text", std::move(text)}, {"wrap", true}};
+    return json{{"type", "TextBlock"}, {"text", NoMarkdownLinks(std::move(text))}, {"wrap", true}};
   };
   auto heading = [&](std::string text) {
     json b = text_block(std::move(text));
@@ -188,7 +202,7 @@ std::string TeamsPayload(const Message& m, const Templates& t) {
   body.push_back(std::move(title));
   json facts = json::array();
   auto fact = [&](std::string_view name, std::string_view value) {
-    facts.push_back({{"title", name}, {"value", OrDash(Fit(value, Escape::kNone, kFact))}});
+    facts.push_back({{"title", name}, {"value", NoMarkdownLinks(OrDash(Fit(value, Escape::kNone, kFact)))}});
   };
   fact("Severity", ToString(a.severity));
   fact("Rule", a.rule);

@@ -363,6 +363,24 @@ TEST(Teams, ExactlyTheEnvelopeTheWorkflowAccepts) {
   EXPECT_TRUE(saw_why);
 }
 
+TEST(Teams, MarkdownLinksInAlertTextAreNotLinks) {
+  Message m = MakeMessage();
+  m.alert.title = "Key deleted [click to restore](https://evil.example/login)";
+  m.alert.actor.upn = "[admin](https://evil.example)";
+  m.alert.why = "see [docs](https://evil.example) and [more](https://evil.example/2)";
+  const json card = json::parse(TeamsPayload(m, DefaultTemplates()))["attachments"][0]["content"];
+  std::string all;
+  for (const auto& b : card["body"]) {
+    if (b.contains("text")) all += b["text"].get<std::string>() + "\n";
+    if (b.contains("facts")) {
+      for (const auto& f : b["facts"]) all += f["value"].get<std::string>() + "\n";
+    }
+  }
+  EXPECT_EQ(all.find("]("), std::string::npos) << all;
+  EXPECT_NE(all.find("click to restore"), std::string::npos) << "the words stay";
+  EXPECT_NE(all.find("[docs]\u200b(https://evil.example)"), std::string::npos) << all;
+}
+
 TEST(Teams, HugeAlertStaysUnderTheMessageLimit) {
   Alert a = MakeAlert();
   const std::string key = "\xF0\x9F\x94\x91";  // 4 bytes, 1 character
