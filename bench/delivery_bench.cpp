@@ -24,16 +24,12 @@
 
 #include "cmkwatch/alerts/dispatcher.h"
 #include "cmkwatch/analyzer/timeline.h"
+#include "cmkwatch/common/time.h"
 
 namespace {
 
 using namespace cmkwatch;
 using Clock = std::chrono::steady_clock;
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 analyzer::Alert MakeAlert(int n) {
   analyzer::Alert a;
@@ -46,7 +42,7 @@ analyzer::Alert MakeAlert(int n) {
   a.resource_id = "/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/kv/keys/key-" + std::to_string(n);
   a.affected = {"/subscriptions/s/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/foundry"};
   a.operation = "KeyDelete";
-  a.time = a.first_seen = a.last_seen = Now();
+  a.time = a.first_seen = a.last_seen = WallClockNs();
   a.count = 1;
   a.evidence = {"ev"};
   a.why = "The account cannot unwrap its data encryption key.";
@@ -117,7 +113,7 @@ int main(int argc, char** argv) {
     return 0;
   };
   auto commit = [&](int i) {
-    if (Status st = (*timeline)->StoreAlertChanges({{analyzer::AlertChange::Kind::kOpened, MakeAlert(i)}}, Now()); !st.ok()) {
+    if (Status st = (*timeline)->StoreAlertChanges({{analyzer::AlertChange::Kind::kOpened, MakeAlert(i)}}, WallClockNs()); !st.ok()) {
       std::fprintf(stderr, "%s\n", st.ToString().c_str());
       std::exit(1);
     }
@@ -158,7 +154,7 @@ int main(int argc, char** argv) {
   std::vector<analyzer::AlertChange> burst;
   for (int i = 0; i < n; ++i) burst.push_back({analyzer::AlertChange::Kind::kOpened, MakeAlert(kLatencyChanges + i)});
   const auto t0 = Clock::now();
-  if (Status st = (*timeline)->StoreAlertChanges(burst, Now()); !st.ok()) return 1;
+  if (Status st = (*timeline)->StoreAlertChanges(burst, WallClockNs()); !st.ok()) return 1;
   (*dispatcher)->Notify();
   const uint64_t want = static_cast<uint64_t>(kLatencyChanges + n);
   double file_s = 0, hook_s = 0;

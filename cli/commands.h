@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,10 @@ enum class FlagValue { kNotThisFlag, kFound, kMissing };
 // value's own argument (if separate), so the caller's ++i skips it.
 FlagValue TakeFlagValue(const std::vector<std::string_view>& args, size_t& i, std::string_view name,
                         std::string_view* value);
+
+// A --since/--until value: RFC 3339, or a plain UTC date, which names a
+// whole day (as --until, the end of it). nullopt when it is neither.
+std::optional<int64_t> ParseBound(std::string_view text, bool is_until);
 
 // Ok when `path` is an existing, non-empty regular file. Read commands call
 // this BEFORE Timeline::Open, which would otherwise create an empty timeline

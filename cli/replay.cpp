@@ -30,6 +30,7 @@
 #include "cmkwatch/analyzer/timeline.h"
 #include "cmkwatch/collector/reader.h"
 #include "cmkwatch/common/hash.h"
+#include "cmkwatch/common/resource_id.h"
 #include "cmkwatch/common/time.h"
 #include "commands.h"
 #include "replay_report.h"
@@ -85,21 +86,6 @@ int UsageError(const std::string& message) {
   return kExitUsage;
 }
 
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
 Result<std::string> Sha256File(const std::string& path, uint64_t* bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IoError(path + ": cannot be read");
@@ -117,7 +103,7 @@ Result<std::string> Sha256File(const std::string& path, uint64_t* bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return Hex(std::string_view(reinterpret_cast<const char*>(md), len));
+  return HexLower(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 // The progress line on a terminal: bytes and events read, rate, ETA.
@@ -277,8 +263,7 @@ class ReportData {
     static constexpr std::string_view kRoutine[] = {"keyget",    "keylist",       "keywrap",  "keyunwrap", "keysign",
                                                     "keyverify", "keyencrypt",    "keydecrypt", "vaultget", "secretget",
                                                     "secretlist", "certificateget", "keylistversions", "authentication"};
-    std::string op;
-    for (char c : e.operation) op += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string op = AsciiLower(e.operation);
     for (std::string_view r : kRoutine) {
       if (op == r) return false;
     }
@@ -392,15 +377,6 @@ class Collect : public collector::RecordHandler {
   uint64_t records_ = 0, filtered_ = 0;
   Status error_;
 };
-
-std::optional<int64_t> ParseBound(std::string_view text, bool until) {
-  if (auto t = ParseTimestamp(text)) return t;
-  // A plain date: --until 2026-03-02 means the end of that day.
-  if (text.size() == 10) {
-    if (auto t = ParseTimestamp(std::string(text) + "T00:00:00Z")) return until ? *t + 86'400 * kNanosPerSecond : *t;
-  }
-  return std::nullopt;
-}
 
 Status WriteFile(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
@@ -541,11 +517,7 @@ int Replay(const std::vector<std::string_view>& args) {
   analyzer::RulesConfig rules;
   std::optional<alerts::AlertsConfig> alerts_config;
   if (!config_path.empty()) {
-    auto loaded = analyzer::LoadAnalyzerConfig(config_path, [&](config::MapReader& top) {
-      if (top.node().Find("alerts") == nullptr) return;
-      alerts_config.emplace();
-      alerts::ReadAlertsSection(top, &*alerts_config);
-    });
+    auto loaded = analyzer::LoadAnalyzerConfig(config_path, alerts::AlertsSectionReader(&alerts_config));
     if (!loaded.ok()) {
       std::fprintf(stderr, "cmkwatch replay: %s\n", loaded.status().message().c_str());
       return kExitUsage;
@@ -636,7 +608,7 @@ int Replay(const std::vector<std::string_view>& args) {
 
   // Store in event-time order, the rules judging each new event.
   Judge judge(engine, report);
-  const uint64_t base_sequence = static_cast<uint64_t>(WallNs());
+  const uint64_t base_sequence = static_cast<uint64_t>(WallClockNs());
   uint64_t batches = 0, duplicates = 0, drained = 0;
   wire::Batch batch;
   constexpr size_t kBatchEvents = 5000;
@@ -691,7 +663,7 @@ int Replay(const std::vector<std::string_view>& args) {
     return a.first_seen != b.first_seen ? a.first_seen < b.first_seen : a.id < b.id;
   });
   std::string material;
-  for (const auto& [id, hash] : *heads) material += id + "\n" + Hex(hash) + "\n";
+  for (const auto& [id, hash] : *heads) material += id + "\n" + HexLower(hash) + "\n";
   std::vector<std::string> alert_json;
   for (const Alert& a : alerts) alert_json.push_back(analyzer::AlertToJson(a));
   std::sort(alert_json.begin(), alert_json.end());

@@ -9,6 +9,7 @@
 #include "cmkwatch/alerts/dispatcher.h"
 #include "cmkwatch/alerts/sink.h"
 #include "cmkwatch/analyzer/config.h"
+#include "cmkwatch/common/time.h"
 #include "commands.h"
 
 namespace cmkwatch::cli {
@@ -61,11 +62,7 @@ int TestSink(const std::vector<std::string_view>& args) {
   if (name.empty()) return UsageError("which sink? give its name");
 
   std::optional<alerts::AlertsConfig> alerts_config;
-  auto loaded = analyzer::LoadAnalyzerConfig(config_path, [&](config::MapReader& top) {
-    if (top.node().Find("alerts") == nullptr) return;
-    alerts_config.emplace();
-    alerts::ReadAlertsSection(top, &*alerts_config);
-  });
+  auto loaded = analyzer::LoadAnalyzerConfig(config_path, alerts::AlertsSectionReader(&alerts_config));
   if (!loaded.ok()) {
     std::fprintf(stderr, "cmkwatch test-sink: %s\n", loaded.status().message().c_str());
     return kExitUsage;
@@ -86,10 +83,7 @@ int TestSink(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "cmkwatch test-sink: %s\n", sink.status().message().c_str());
     return kExitUsage;
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  const alerts::Message sample = alerts::SampleMessage(now);
+  const alerts::Message sample = alerts::SampleMessage(WallClockNs());
   const auto started = std::chrono::steady_clock::now();
   const alerts::SendResult r = (*sink)->Send({&sample, 1});
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

@@ -104,22 +104,6 @@ Exit status: 0 the events were printed (none may match); 2 usage error;
 not decode is reported too: run 'cmkwatch verify').
 )";
 
-// A --since/--until value. A plain date names a whole day: as --until it
-// means the end of that day, which is what "until March 2nd" means to people.
-std::optional<int64_t> ParseBound(std::string_view text, bool is_until) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-  auto ns = ParseTimestamp(text);
-  if (!ns) return std::nullopt;
-  const bool plain_date = text.size() == 10;  // "YYYY-MM-DD": ParseTimestamp took it as midnight
-  if (plain_date && is_until) {
-    constexpr int64_t kDay = 86'400 * kNanosPerSecond;
-    if (*ns > INT64_MAX - kDay) return std::nullopt;
-    *ns += kDay;
-  }
-  return ns;
-}
-
 std::string ActorText(const Actor& a) {
   std::string who = !a.upn.empty() ? a.upn : !a.object_id.empty() ? a.object_id : a.app_id;
   if (!a.ip.empty()) who += who.empty() ? a.ip : " " + a.ip;
@@ -308,6 +292,22 @@ int TimelineCommand(const std::vector<std::string_view>& args) {
     return kExitIoError;
   }
   return kExitOk;
+}
+
+// A --since/--until value. A plain date names a whole day: as --until it
+// means the end of that day, which is what "until March 2nd" means to people.
+std::optional<int64_t> ParseBound(std::string_view text, bool is_until) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  auto ns = ParseTimestamp(text);
+  if (!ns) return std::nullopt;
+  const bool plain_date = text.size() == 10;  // "YYYY-MM-DD": ParseTimestamp took it as midnight
+  if (plain_date && is_until) {
+    constexpr int64_t kDay = 86'400 * kNanosPerSecond;
+    if (*ns > INT64_MAX - kDay) return std::nullopt;
+    *ns += kDay;
+  }
+  return ns;
 }
 
 }  // namespace cmkwatch::cli

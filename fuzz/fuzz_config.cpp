@@ -113,11 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The analyzer's schema too (its rules section: durations, dates, globs;
   // the alerts component's sinks).
   std::optional<cmkwatch::alerts::AlertsConfig> alerts;
-  auto analyzer = cmkwatch::analyzer::ParseAnalyzerConfig(text, kFile, [&](cmkwatch::config::MapReader& top) {
-    if (top.node().Find("alerts") == nullptr) return;
-    alerts.emplace();
-    cmkwatch::alerts::ReadAlertsSection(top, &*alerts);
-  });
+  auto analyzer = cmkwatch::analyzer::ParseAnalyzerConfig(text, kFile, cmkwatch::alerts::AlertsSectionReader(&alerts));
   if (analyzer.ok()) {
     CMK_FUZZ_CHECK(tree.ok());
     CMK_FUZZ_CHECK(!analyzer->analyzer.db_path.empty());

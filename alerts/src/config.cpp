@@ -251,13 +251,21 @@ AlertsConfig DefaultAlertsConfig(const std::string& db_path) {
   return c;
 }
 
+std::function<void(MapReader&)> AlertsSectionReader(std::optional<AlertsConfig>* out) {
+  return [out](MapReader& top) {
+    if (top.node().Find("alerts") == nullptr) return;
+    out->emplace();
+    ReadAlertsSection(top, &**out);
+  };
+}
+
 void ReadAlertsSection(MapReader& parent, AlertsConfig* out) {
   const Node* section = parent.Mapping("alerts");
   if (section == nullptr) return;
   MapReader r(*section, parent.problems(), "alerts");
   if (const Node* retry = r.Mapping("retry")) {
     MapReader rr(*retry, parent.problems(), "retry");
-    rr.Duration("initial", &out->retry.initial_ns, kSecond / 1, 3600 * kSecond);
+    rr.Duration("initial", &out->retry.initial_ns, kSecond, 3600 * kSecond);
     rr.Duration("max", &out->retry.max_ns, kSecond, 24 * 3600 * kSecond);
     rr.Duration("give_up_after", &out->retry.give_up_after_ns, 0, 30 * 24 * 3600 * kSecond);
     rr.Finish();

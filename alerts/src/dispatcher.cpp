@@ -1,6 +1,7 @@
 // The alert sender (contract in dispatcher.h): one thread per sink, each
 // walking the alert_changes outbox from its own cursor.
 #include "cmkwatch/alerts/dispatcher.h"
+#include "cmkwatch/common/time.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -68,11 +69,6 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql";
 constexpr const char* kFetchChanges =
     "SELECT seq, kind, committed_ns, body FROM alert_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 constexpr const char* kMaxSeq = "SELECT coalesce(max(seq), 0) FROM alert_changes";
-
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::optional<AlertChange::Kind> ParseKind(std::string_view s) {
   for (auto k : {AlertChange::Kind::kOpened, AlertChange::Kind::kUpdated, AlertChange::Kind::kResolved}) {
@@ -162,7 +158,7 @@ struct Dispatcher::Impl {
   // is first. Returns false once stopping.
   bool Wait(Worker& w, int64_t until_ns) {
     std::unique_lock lock(mu);
-    const int64_t wait_ns = std::max<int64_t>(0, until_ns - WallNs());
+    const int64_t wait_ns = std::max<int64_t>(0, until_ns - WallClockNs());
     cv.wait_for(lock, std::chrono::nanoseconds(wait_ns), [&] { return stop || generation != w.seen_generation; });
     w.seen_generation = generation;
     return !stop;
@@ -181,7 +177,7 @@ struct Dispatcher::Impl {
     CMK_RETURN_IF_ERROR(w.upsert.BindInt(5, w.failing_since_ns));
     CMK_RETURN_IF_ERROR(w.upsert.BindText(6, w.last_error));
     CMK_RETURN_IF_ERROR(w.upsert.BindText(7, w.self_alert ? analyzer::AlertToJson(*w.self_alert) : std::string()));
-    CMK_RETURN_IF_ERROR(w.upsert.BindInt(8, WallNs()));
+    CMK_RETURN_IF_ERROR(w.upsert.BindInt(8, WallClockNs()));
     CMK_RETURN_IF_ERROR(w.upsert.Run("saving a sink's outbox position"));
     w.cursor_dirty = false;
     return Status::Ok();
@@ -325,7 +321,7 @@ struct Dispatcher::Impl {
         // Re-read from the stored position: what is in memory may be ahead.
         w.pending.clear();
         w.fetched_seq = w.done_seq;
-        if (!Wait(w, WallNs() + options.poll_interval_ns)) break;
+        if (!Wait(w, WallClockNs() + options.poll_interval_ns)) break;
       }
     }
     if (w.cursor_dirty) (void)SaveCursor(w);
@@ -333,7 +329,7 @@ struct Dispatcher::Impl {
 
   Status Step(Worker& w) {
     if (w.pending.empty()) CMK_RETURN_IF_ERROR(Fetch(w));
-    int64_t now = WallNs();
+    int64_t now = WallClockNs();
     UpdateGauges(w, now);
     if (w.pending.empty()) {
       if (w.cursor_dirty) CMK_RETURN_IF_ERROR(SaveCursor(w));
@@ -358,7 +354,7 @@ struct Dispatcher::Impl {
     const std::vector<Message> batch(w.pending.begin(), w.pending.begin() + static_cast<ptrdiff_t>(take));
     w.m_attempted.Inc();
     const SendResult r = w.sink->Send(batch);
-    now = WallNs();
+    now = WallClockNs();
     {
       std::lock_guard lock(w.stats_mu);
       ++w.stats.attempted;

@@ -26,11 +26,6 @@ namespace {
 
 using internal::Templates;
 
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Result<Templates> BuildTemplates(const SinkConfig& c) {
   Templates t = internal::DefaultTemplates();
   struct {
@@ -147,7 +142,7 @@ class HttpSink final : public Sink {
   SendResult Send(std::span<const Message> messages) override {
     const Message& m = messages.front();
     const std::string body = build_(m, t_);
-    return internal::ClassifyHttp(client_.Post(target_, body, {}), WallNs());
+    return internal::ClassifyHttp(client_.Post(target_, body, {}), WallClockNs());
   }
 
  private:
@@ -169,7 +164,7 @@ class WebhookSink final : public Sink {
     const Message& m = messages.front();
     const std::string body = internal::WebhookPayload(m);
     const std::string id = internal::WebhookId(m);
-    const int64_t now = WallNs();
+    const int64_t now = WallClockNs();
     const int64_t ts = now / 1'000'000'000;
     std::vector<std::string> h;
     for (const auto& [name, value] : headers_) h.push_back(name + ": " + value);
@@ -193,7 +188,7 @@ class EmailSink final : public Sink {
       target_(std::move(target)), t_(std::move(t)), o_(std::move(o)), envelope_from_(std::move(envelope_from)),
       window_ns_(window_ns), max_(max) {}
   SendResult Send(std::span<const Message> messages) override {
-    const std::string mail = internal::EmailMessage(messages, t_, o_, WallNs());
+    const std::string mail = internal::EmailMessage(messages, t_, o_, WallClockNs());
     return internal::SendMail(target_, envelope_from_, o_.to, mail);
   }
   size_t max_batch() const override { return window_ns_ > 0 ? max_ : 1; }
@@ -214,7 +209,7 @@ class SyslogSink final : public Sink {
       sender_(std::move(address)), t_(std::move(t)), o_(std::move(o)), timeout_ns_(timeout_ns) {}
   SendResult Send(std::span<const Message> messages) override {
     const Message& m = messages.front();
-    return sender_.Send(internal::SyslogFrame(m, t_, o_, WallNs(), CMKWATCH_VERSION), timeout_ns_);
+    return sender_.Send(internal::SyslogFrame(m, t_, o_, WallClockNs(), CMKWATCH_VERSION), timeout_ns_);
   }
 
  private:

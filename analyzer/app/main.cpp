@@ -84,11 +84,7 @@ int main(int argc, char** argv) {
     analyzer::AnalyzerConfig config;
     std::optional<alerts::AlertsConfig> alerts_config;
     if (!config_path.empty()) {
-      auto loaded = analyzer::LoadAnalyzerConfig(config_path, [&](config::MapReader& top) {
-        if (top.node().Find("alerts") == nullptr) return;
-        alerts_config.emplace();
-        alerts::ReadAlertsSection(top, &*alerts_config);
-      });
+      auto loaded = analyzer::LoadAnalyzerConfig(config_path, alerts::AlertsSectionReader(&alerts_config));
       if (!loaded.ok()) {
         std::fprintf(stderr, "cmkwatch-analyzer: %s\n", loaded.status().message().c_str());
         return kExitUsage;

@@ -18,14 +18,10 @@
 #include "cmkwatch/common/http_server.h"
 #include "cmkwatch/common/metrics.h"
 #include "cmkwatch/common/wire.h"
+#include "cmkwatch/common/time.h"
 
 namespace cmkwatch::analyzer {
 namespace {
-
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // How long one Receive waits: the longest a Stop() waits to be noticed.
 constexpr int kReceiveTimeoutMs = 200;
@@ -139,7 +135,7 @@ struct Analyzer::Impl {
       changes.push_back({kind, a});
     }
     if (!changes.empty()) {
-      CMK_RETURN_IF_ERROR(timeline->StoreAlertChanges(changes, WallNs()));
+      CMK_RETURN_IF_ERROR(timeline->StoreAlertChanges(changes, WallClockNs()));
       Announce(changes);
     }
     logger.Info("rules ready", {{"events_replayed", events},
@@ -184,9 +180,9 @@ struct Analyzer::Impl {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_tick) return;
     next_tick = now + kTickInterval;
-    auto changes = engine.Tick(WallNs());
+    auto changes = engine.Tick(WallClockNs());
     if (changes.empty()) return;
-    if (Status st = timeline->StoreAlertChanges(changes, WallNs()); !st.ok()) {
+    if (Status st = timeline->StoreAlertChanges(changes, WallClockNs()); !st.ok()) {
       logger.Error("alert changes not stored", {{"error", st.ToString()}});
       AfterFailedStore();
       return;
@@ -201,7 +197,7 @@ struct Analyzer::Impl {
       changes.swap(raised);
     }
     if (changes.empty()) return;
-    if (Status st = timeline->StoreAlertChanges(changes, WallNs()); !st.ok()) {
+    if (Status st = timeline->StoreAlertChanges(changes, WallClockNs()); !st.ok()) {
       logger.Error("alert changes not stored", {{"error", st.ToString()}});
       return;
     }
@@ -266,7 +262,7 @@ struct Analyzer::Impl {
     std::vector<Timeline::EncodedBatch> batches;
     batches.reserve(group.size());
     for (const auto& r : group) batches.push_back({&r.batch, &r.event_bytes});
-    const int64_t now = WallNs();
+    const int64_t now = WallClockNs();
     auto stored = timeline->InsertEncodedBatches(batches, now, &hook);
     if (stored.ok()) {
       for (size_t i = 0; i < group.size(); ++i) Acknowledge(group[i], (*stored)[i]);
@@ -406,7 +402,7 @@ struct Analyzer::Impl {
   std::string RenderCollectors() const {
     metrics::Registry per;
     std::lock_guard lock(stats_mu);
-    const int64_t now = WallNs();
+    const int64_t now = WallClockNs();
     for (const auto& [id, c] : collectors) {
       const metrics::Labels l = {{"collector", id}};
       if (auto g = per.AddGauge("cmkwatch_collector_spool_batches", "Unacknowledged batches in the collector's spool.", l); g.ok())
@@ -460,7 +456,7 @@ struct Analyzer::Impl {
       it = collectors.emplace(status->collector_id, CollectorState{}).first;
     }
     it->second.status = *status;
-    it->second.status_ns = WallNs();
+    it->second.status_ns = WallClockNs();
   }
 
   void MaybeRetain() {
@@ -468,7 +464,7 @@ struct Analyzer::Impl {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_retention) return;
     next_retention = now + std::chrono::seconds(std::max<int64_t>(1, options.retention_interval_s));
-    const int64_t cutoff = WallNs() - options.retention_days * 86400 * int64_t{1'000'000'000};
+    const int64_t cutoff = WallClockNs() - options.retention_days * 86400 * int64_t{1'000'000'000};
     auto pruned = timeline->PruneBefore(cutoff);
     if (!pruned.ok()) {
       logger.Error("retention failed", {{"error", pruned.status().ToString()}});

@@ -241,22 +241,10 @@ Status ReadPath(std::string_view path, const ReadOptions& options, RecordHandler
     FdSource src(STDIN_FILENO);
     return ReadStream(src, "-", options, handler, stats, internal::SnapshotTimeOf(STDIN_FILENO));
   }
-  std::error_code ec;
-  const fs::path p(path);
-  const auto status = fs::status(p, ec);
-  if (ec) {
-    return ec == std::errc::no_such_file_or_directory ? Status::NotFound(std::string(path) + ": no such file or directory")
-                                                      : Status::IoError(std::string(path) + ": " + ec.message());
-  }
-  if (!fs::is_directory(status)) return ReadOneFile(std::string(path), options, handler, stats);
-
-  std::vector<std::string> files;
-  ec = internal::WalkLogTree(
-      p, [](const fs::path&) {}, [&](const fs::path& f) { files.push_back(f.string()); });
-  if (ec) return Status::IoError(std::string(path) + ": " + ec.message());
-  std::sort(files.begin(), files.end());
+  auto files = ListLogFiles(path);
+  if (!files.ok()) return files.status();
   Status first = Status::Ok();
-  for (const auto& f : files) {
+  for (const auto& f : *files) {
     Status st = ReadOneFile(f, options, handler, stats);
     if (!st.ok() && first.ok()) first = st;
   }

@@ -1,6 +1,7 @@
 #include "cmkwatch/common/time.h"
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 
 namespace cmkwatch {
@@ -107,6 +108,11 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
   const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   return secs * kNanosPerSecond + frac_ns;
+}
+
+int64_t WallClockNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string FormatTimestamp(int64_t ns) {

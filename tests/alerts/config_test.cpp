@@ -21,11 +21,7 @@ Parsed Parse(const std::string& text) {
   Parsed p;
   std::optional<AlertsConfig> cfg;
   auto r = analyzer::ParseAnalyzerConfig("db: /var/lib/cmkwatch/t.db\n" + text, "/etc/cmkwatch/analyzer.yaml",
-                                         [&](config::MapReader& top) {
-                                           if (top.node().Find("alerts") == nullptr) return;
-                                           cfg.emplace();
-                                           ReadAlertsSection(top, &*cfg);
-                                         });
+                                         AlertsSectionReader(&cfg));
   p.ok = r.ok();
   if (!r.ok()) p.error = r.status().message();
   p.alerts = std::move(cfg);
@@ -34,10 +30,7 @@ Parsed Parse(const std::string& text) {
 
 TEST(AlertsConfigTest, TheShippedSampleHasTheConsoleAndFileSinks) {
   std::optional<AlertsConfig> cfg;
-  auto r = analyzer::LoadAnalyzerConfig(CMKWATCH_SOURCE_DIR "/deploy/config/analyzer.yaml", [&](config::MapReader& top) {
-    cfg.emplace();
-    ReadAlertsSection(top, &*cfg);
-  });
+  auto r = analyzer::LoadAnalyzerConfig(CMKWATCH_SOURCE_DIR "/deploy/config/analyzer.yaml", AlertsSectionReader(&cfg));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(cfg);
   ASSERT_EQ(cfg->sinks.size(), 2u);

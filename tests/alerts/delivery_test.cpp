@@ -24,6 +24,7 @@
 #include "cmkwatch/alerts/dispatcher.h"
 #include "cmkwatch/alerts/sink.h"
 #include "cmkwatch/analyzer/timeline.h"
+#include "cmkwatch/common/time.h"
 #include "receivers.h"
 
 namespace cmkwatch::alerts {
@@ -41,11 +42,6 @@ constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr const char* kAccount =
     "/subscriptions/7d1c2b3a-0000-4000-8000-00000000c0de/resourcegroups/rg-ai-prod/providers/"
     "microsoft.cognitiveservices/accounts/contoso-foundry";
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Alert MakeAlert(int n, Severity severity = Severity::kCritical, std::string rule = "CMK001") {
   Alert a;
@@ -108,7 +104,7 @@ class DeliveryTest : public ::testing::Test {
 
   // Commits one change to the outbox, as the analyzer does, and wakes the sender.
   void Commit(AlertChange::Kind kind, const Alert& a) {
-    ASSERT_TRUE(timeline_->StoreAlertChanges({{kind, a}}, Now()).ok());
+    ASSERT_TRUE(timeline_->StoreAlertChanges({{kind, a}}, WallClockNs()).ok());
     if (dispatcher_) dispatcher_->Notify();
   }
 
@@ -236,7 +232,7 @@ TEST_F(DeliveryTest, WebhookGetsEveryChangeInOrderSignedPerStandardWebhooks) {
     ids.insert(id);
     EXPECT_EQ(q.Header("webhook-signature"), ExpectedSignature(id, q.Header("webhook-timestamp"), q.body));
     const int64_t ts = std::stoll(q.Header("webhook-timestamp"));
-    EXPECT_LT(std::llabs(ts - Now() / 1'000'000'000), 60);
+    EXPECT_LT(std::llabs(ts - WallClockNs() / 1'000'000'000), 60);
   }
   EXPECT_EQ(ids.size(), 3u) << "each change has its own webhook-id";
   EXPECT_TRUE(WaitFor([&] { return StatsOf("hook").delivered == 3; }));
@@ -526,7 +522,7 @@ TEST_F(DeliveryTest, HttpsIsVerifiedAgainstTheConfiguredCa) {
   c.ca_file.clear();  // the system's store does not know the test CA
   auto sink = MakeSink(c);
   ASSERT_TRUE(sink.ok());
-  const Message m{1, AlertChange::Kind::kOpened, MakeAlert(1), Now()};
+  const Message m{1, AlertChange::Kind::kOpened, MakeAlert(1), WallClockNs()};
   const SendResult refused = (*sink)->Send({&m, 1});
   EXPECT_EQ(refused.outcome, SendResult::Outcome::kRetry);
   EXPECT_EQ(refused.code, 0);
@@ -605,7 +601,7 @@ TEST_F(EmailTest, AServerWithoutStartTlsIsNeverSentTo) {
   c.username.clear();
   auto sink = MakeSink(c);
   ASSERT_TRUE(sink.ok());
-  const Message m{1, AlertChange::Kind::kOpened, MakeAlert(1), Now()};
+  const Message m{1, AlertChange::Kind::kOpened, MakeAlert(1), WallClockNs()};
   const SendResult r = (*sink)->Send({&m, 1});
   EXPECT_EQ(r.outcome, SendResult::Outcome::kRetry) << r.detail;
   std::this_thread::sleep_for(milliseconds(300));
@@ -616,7 +612,7 @@ TEST_F(EmailTest, ImplicitTlsWorksAndAWrongPasswordIsRetriedNotDropped) {
   auto smtp = test::SmtpReceiver::Start(dir_, {.tls = test::SmtpTls::kImplicit, .user = "cmkwatch", .password = "s3cret-pass"});
   ASSERT_TRUE(smtp);
   SinkConfig c = Email(*smtp, /*implicit=*/true);
-  const Message m{1, AlertChange::Kind::kOpened, MakeAlert(1), Now()};
+  const Message m{1, AlertChange::Kind::kOpened, MakeAlert(1), WallClockNs()};
   auto ok = MakeSink(c);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ((*ok)->Send({&m, 1}).outcome, SendResult::Outcome::kDelivered);

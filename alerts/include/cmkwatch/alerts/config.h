@@ -38,7 +38,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -120,5 +122,11 @@ AlertsConfig DefaultAlertsConfig(const std::string& db_path);
 // Reads `alerts:` under `parent` (into *out, which keeps its defaults when
 // the section is absent), adding every problem to the parent's Problems.
 void ReadAlertsSection(config::MapReader& parent, AlertsConfig* out);
+
+// The reader to give analyzer::LoadAnalyzerConfig / ParseAnalyzerConfig
+// (their `more`): when the file has an `alerts:` section, *out is set from
+// it; without one it stays empty, and the caller picks the defaults.
+// `out` must outlive the parse.
+std::function<void(config::MapReader&)> AlertsSectionReader(std::optional<AlertsConfig>* out);
 
 }  // namespace cmkwatch::alerts

@@ -13,5 +13,7 @@ using Sha256Digest = std::array<uint8_t, 32>;
 Sha256Digest Sha256(std::string_view data);
 // Lower-case hex of the first `bytes` bytes of a digest.
 std::string HexLower(const Sha256Digest& digest, size_t bytes = 32);
+// Any bytes as lower-case hex.
+std::string HexLower(std::string_view bytes);
 
 }  // namespace cmkwatch

@@ -20,6 +20,9 @@ std::optional<int64_t> ParseTimestamp(std::string_view text);
 // ("2016-01-05T01:32:01.2691226Z", "2016-01-05T01:32:01Z").
 std::string FormatTimestamp(int64_t ns_since_epoch);
 
+// The wall clock (system_clock) in ns since the Unix epoch, UTC.
+int64_t WallClockNs();
+
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
 }  // namespace cmkwatch
