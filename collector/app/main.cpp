@@ -28,6 +28,8 @@ constexpr const char* kUsage =
     "before it is sent and kept until the analyzer acknowledges it; file offsets\n"
     "are committed with their batch, so a restart neither re-reads nor skips.\n"
     "\n"
+    "Event Hubs (Kafka) sources are configured in --config (type: kafka).\n"
+    "\n"
     "PATH is a directory tree to follow (Azure Storage export layout:\n"
     "insights-logs-auditevent/resourceId=.../PT1H.json), a single file to follow,\n"
     "or - for stdin (e.g. az monitor activity-log list | cmkwatch-collector ... -).\n"
@@ -41,6 +43,8 @@ constexpr const char* kUsage =
     "  --format F             auto (default), activity, kvaudit, azurediagnostics,\n"
     "                         eventgrid or arm, for the PATHs given on the command line\n"
     "  --poll                 poll instead of inotify (network file systems)\n"
+    "  --http HOST:PORT       serve /metrics and /healthz on a loopback address\n"
+    "                         (e.g. 127.0.0.1:9465; port 0 picks one, logged as http_port)\n"
     "  --exit-when-drained    exit once every source is finished (stdin at EOF) and\n"
     "                         every batch is acknowledged\n"
     "  --log-format F         kv (default) or json, to stderr\n"
@@ -67,7 +71,8 @@ std::string HostName() {
 int main(int argc, char** argv) {
   try {
     using namespace cmkwatch;
-    std::string config_path, connect, spool, id, max_bytes, format, log_format, log_level;
+    std::string config_path, connect, spool, id, max_bytes, format, log_format, log_level, http;
+    bool http_given = false;
     bool poll = false, exit_when_drained = false;
     std::vector<std::string> paths;
     for (int i = 1; i < argc; ++i) {
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
       else if (a == "--format") ok = value(format);
       else if (a == "--log-format") ok = value(log_format);
       else if (a == "--log-level") ok = value(log_level);
+      else if (a == "--http") ok = http_given = value(http);
       else if (a == "--poll") poll = true;
       else if (a == "--exit-when-drained") exit_when_drained = true;
       else if (a == "-" || a.substr(0, 1) != "-") paths.emplace_back(a);
@@ -129,7 +135,13 @@ int main(int argc, char** argv) {
       if (!f) return Usage("--format must be auto, activity, kvaudit, azurediagnostics, eventgrid or arm");
       path_format = *f;
     }
-    for (const auto& p : paths) options.sources.push_back({p, path_format});
+    for (const auto& p : paths) {
+      collector::SourceConfig sc;
+      sc.path = p;
+      sc.format = path_format;
+      options.sources.push_back(std::move(sc));
+    }
+    if (http_given) options.http = http;
     if (poll) options.source_defaults.force_polling = true;
     if (exit_when_drained) options.exit_when_drained = true;
     if (const std::string bad = log::ApplyLogFlags(log_format, log_level, &config.log_format, &config.log_level);
@@ -137,7 +149,9 @@ int main(int argc, char** argv) {
       return Usage(bad);
     }
     if (options.spool_path.empty()) return Usage("a spool is required: --spool FILE or spool: in --config");
-    if (options.sources.empty()) return Usage("no source: give a PATH (directory, file or -) or sources: in --config");
+    if (options.sources.empty()) {
+      return Usage("no source: give a PATH (directory, file or -) or sources: in --config (files or type: kafka)");
+    }
 
     log::Logger logger(config.log_format, config.log_level);
     std::atomic<collector::Collector*> running{nullptr};

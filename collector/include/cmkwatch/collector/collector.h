@@ -1,7 +1,7 @@
 // Collector: the long-running service that follows Azure log sources,
 // parses them, spools batches durably and sends them to the analyzer.
 //
-//   sources (directory trees, single files, stdin)
+//   sources (directory trees, single files, stdin, Kafka / Event Hubs)
 //     → SourceSink: Spool::Append (batch + file checkpoints, one transaction)
 //     → sender: Spool::Pending → ZeroMQ DEALER → analyzer
 //     ← ack(sequence) → Spool::Ack
@@ -16,6 +16,11 @@
 //    dropped. The collector logs when it starts and stops being blocked.
 //  * Restart: file sources resume from the checkpoints committed with the
 //    last spooled batch, so no byte is read twice or skipped.
+//  * Acknowledgements reach the sources too (Source::OnAcknowledged): a
+//    Kafka source commits its offsets only once the analyzer holds the
+//    events from them (kafka_source.h).
+//  * Metrics: with `http` set, GET /metrics serves the collector's own
+//    counters and each Kafka source's per-partition figures (loopback only).
 //
 // Threading: Run() drives the sources on the calling thread and the ZeroMQ
 // link on a second thread it owns; Stop() may be called from any thread.
@@ -26,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "cmkwatch/collector/kafka_source.h"
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/collector/source.h"
 #include "cmkwatch/common/log.h"
@@ -34,9 +40,13 @@
 
 namespace cmkwatch::collector {
 
+enum class SourceType : uint8_t { kFiles, kKafka };
+
 struct SourceConfig {
   std::string path;  // a directory tree or a single file to follow, or "-" for stdin
   Format format = Format::kAuto;
+  SourceType type = SourceType::kFiles;
+  KafkaSourceOptions kafka;  // type kKafka (its own format; `path` unused)
 };
 
 struct CollectorOptions {
@@ -54,6 +64,8 @@ struct CollectorOptions {
   int resend_after_ms = 5000;
   // Batches sent and not yet acknowledged, at most.
   size_t max_inflight_batches = 64;
+  // "host:port" of a loopback /metrics and /healthz endpoint; "" = none.
+  std::string http;
   // Stop on its own once every source is finished (stdin at EOF) and the
   // spool is empty: for `az ... | cmkwatch-collector -`.
   bool exit_when_drained = false;

@@ -9,10 +9,27 @@
 //   sources:                            at least one; paths unique
 //     - { path: PATH | "-", format: auto|activity|kvaudit|azurediagnostics|eventgrid|arm }
 //     - PATH                            shorthand for { path: PATH }
+//     - type: kafka                     Event Hubs / Kafka (kafka_source.h); names unique
+//       name: NAME                      default kafka:<first topic>
+//       bootstrap_servers: [HOST:PORT, ...]
+//       topics: [TOPIC, ...]            Event Hubs: the hub names
+//       group_id: ID                    default cmkwatch
+//       client_id: ID                   default the collector id
+//       security: plaintext|ssl|connection_string|sasl_plain|oauthbearer   required
+//       connection_string_file: PATH | connection_string_env: NAME   (connection_string)
+//       sasl_username: USER, sasl_password_file: PATH | sasl_password_env: NAME   (sasl_plain)
+//       oauth: { token_endpoint: URL, client_id: ID, scope: SCOPE,
+//                client_secret_file: PATH | client_secret_env: NAME }   (oauthbearer)
+//       ca_file: PATH                   TLS modes
+//       client_cert_file: PATH, client_key_file: PATH   (ssl)
+//       auto_offset_reset: earliest|latest, format: ..., max_message_bytes: SIZE,
+//       max_batch_events: INT, max_batch_bytes: SIZE, commit_interval_ms: INT,
+//       properties: { librdkafka.property: VALUE, ... }   not the source's own, no secrets
 //   follow: { poll_interval_ms: INT, rescan_interval_ms: INT, force_polling: BOOL,
 //             max_batch_events: INT, max_batch_bytes: SIZE, max_open_files: INT }
 //   send: { resend_after_ms: INT, max_inflight_batches: INT }
 //   exit_when_drained: BOOL
+//   http: HOST:PORT                     loopback /metrics and /healthz; "" = none
 //   link: { heartbeat_ivl_ms: INT, heartbeat_timeout_ms: INT, send_high_water_mark: INT }
 //   curve:                              present = CURVE encryption
 //     server_public_key_file: PATH
