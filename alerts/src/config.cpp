@@ -1,7 +1,6 @@
 // The `alerts:` section (schema in config.h).
 #include "cmkwatch/alerts/config.h"
 
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
