@@ -282,23 +282,7 @@ TEST_F(PipelineTest, AppendTruncateAndReplaceOfAWatchedFileAreAllFollowed) {
   ExpectChainVerifies();
 }
 
-// GET over a plain socket: the status line and body of a loopback URL.
-std::string HttpGet(int port, const std::string& path) {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  std::string out;
-  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    (void)::send(s, req.data(), req.size(), MSG_NOSIGNAL);
-    char buf[65536];
-    for (ssize_t n; (n = ::read(s, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(s);
-  return out;
-}
+using test::HttpGet;
 
 // What an operator's Prometheus scrapes: per-source counters that match
 // what was stored, and the collector's spool as it last reported it.

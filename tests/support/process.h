@@ -1,10 +1,13 @@
 // A daemon under test as a child process: started with posix_spawn, stdin
 // from /dev/null, stdout and stderr appended to a log file, and killed with
 // SIGKILL if still running when the object goes. Shared by the tests that
-// run real cmkwatch processes (pipeline, Kafka).
+// run real cmkwatch processes (pipeline, Kafka), with a plain HTTP GET for
+// their metrics endpoints.
 #pragma once
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -85,5 +88,23 @@ class Process {
   pid_t pid_ = -1;
   int exit_code_ = -1;
 };
+
+// GET over a plain socket: the status line and body of a loopback URL.
+inline std::string HttpGet(int port, const std::string& path) {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string out;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    (void)::send(s, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[65536];
+    for (ssize_t n; (n = ::read(s, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(s);
+  return out;
+}
 
 }  // namespace cmkwatch::test
