@@ -392,6 +392,9 @@ struct KafkaSource::Impl {
       token_request.client_secret = std::move(*secret);
       token_request.scope = options.oauth.scope;
       rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf.get(), &TokenRefreshCb);
+      // Its own queue for SASL callbacks, served on a background thread
+      // once the handle exists (below).
+      rd_kafka_conf_enable_sasl_queue(conf.get(), 1);
     }
     rd_kafka_conf_set_opaque(conf.get(), this);
     rd_kafka_conf_set_log_cb(conf.get(), &LogCb);
