@@ -16,10 +16,11 @@ constexpr int64_t kMaxLifetimeS = 86'400;
 constexpr size_t kMaxShownBytes = 200;
 
 // What an endpoint said, safe for a log line: printable ASCII as is, every
-// other byte \xNN, cut at kMaxShownBytes.
+// other byte \xNN, cut once kMaxShownBytes are written.
 std::string Shown(std::string_view text) {
   std::string out;
-  for (size_t i = 0; i < text.size() && i < kMaxShownBytes; ++i) {
+  size_t i = 0;
+  for (; i < text.size() && out.size() < kMaxShownBytes; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f && c != '\\') {
       out.push_back(static_cast<char>(c));
@@ -29,7 +30,7 @@ std::string Shown(std::string_view text) {
       out += buf;
     }
   }
-  if (text.size() > kMaxShownBytes) out += "...";
+  if (i < text.size()) out += "...";
   return out;
 }
 
