@@ -117,8 +117,9 @@ struct KafkaSourceOptions {
 
   Format format = Format::kAuto;
   ParseLimits limits;
-  // A larger message value is quarantined unread. Event Hubs caps events at
-  // 1 MB (Standard) and 20 MB (Premium, Dedicated).
+  // A larger message value is quarantined unread. Event Hubs caps an event
+  // at 1 MB on the tiers with a Kafka endpoint; self-hosted brokers may
+  // allow more (their message.max.bytes).
   size_t max_message_bytes = size_t{4} << 20;
   // A batch closes after the message that brings it to either bound.
   size_t max_batch_events = 2000;            // events + quarantine entries
