@@ -5,6 +5,7 @@
 // The same bytes as a token endpoint URL: plain http:// is accepted only
 // for a loopback host.
 #include <string>
+#include <string_view>
 
 #include "fuzz_util.h"
 #include "oauth_token.h"
@@ -28,10 +29,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (char c : m) CMK_FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
   }
   if (TokenEndpointProblem(text).empty() && text.rfind("http://", 0) == 0) {
-    const std::string_view host = text.substr(7);
-    CMK_FUZZ_CHECK(host.rfind("127.0.0.1", 0) == 0 || host.rfind("localhost", 0) == 0 || host.rfind("[::1]", 0) == 0);
-    const char after = host.size() > 9 ? host[host.rfind("[::1]", 0) == 0 ? 5 : 9] : '/';
-    CMK_FUZZ_CHECK(host.size() <= 9 || after == ':' || after == '/');
+    // The authority is exactly a loopback host, with or without a port.
+    const std::string_view rest = text.substr(7);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    bool loopback = false;
+    for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
+      if (authority == host) loopback = true;
+      if (authority.size() > host.size() + 1 && authority.rfind(host, 0) == 0 && authority[host.size()] == ':') {
+        loopback = authority.find_first_not_of("0123456789", host.size() + 1) == std::string_view::npos;
+      }
+    }
+    CMK_FUZZ_CHECK(loopback);
   }
   return 0;
 }

@@ -40,7 +40,6 @@ using internal::KafkaProperty;
 using internal::TopicPartition;
 
 constexpr int kPollSliceMs = 100;           // Stop() is noticed within this
-constexpr int kRevokeCommitTimeoutMs = 10'000;
 constexpr int kSeekTimeoutMs = 5'000;
 constexpr size_t kMaxPendingAcks = size_t{1} << 20;
 constexpr auto kWatermarkInterval = std::chrono::seconds(1);

@@ -143,18 +143,37 @@ Result<OAuthToken> ParseTokenAnswer(std::string_view body) {
 }
 
 std::string TokenEndpointProblem(std::string_view url) {
-  if (url.rfind("https://", 0) == 0) return url.size() > 8 ? "" : "expected https://host/path";
-  if (url.rfind("http://", 0) == 0) {
-    std::string_view rest = url.substr(7);
-    rest = rest.substr(0, rest.find('/'));
-    const size_t colon = rest.rfind(':');
-    std::string_view host = rest;
-    if (colon != std::string_view::npos && rest.find(']') == std::string_view::npos) host = rest.substr(0, colon);
-    if (colon != std::string_view::npos && rest.find(']') != std::string_view::npos) host = rest.substr(0, rest.find(']') + 1);
-    if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") return "";
-    return "plain http:// is allowed only to a loopback host (the client secret travels in the request)";
+  if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+    return "the URL holds spaces or control characters";
   }
-  return "expected an https:// URL";
+  const bool https = url.rfind("https://", 0) == 0;
+  if (!https && url.rfind("http://", 0) != 0) return "expected an https:// URL";
+  const std::string_view rest = url.substr(https ? 8 : 7);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty()) return "expected https://host/path";
+  if (authority.find('@') != std::string_view::npos) return "credentials do not belong in the URL";
+  if (https) return "";
+  // Plain http:// only to this machine: exactly a loopback host, then
+  // nothing or a port (fuzzing found "http://[::1]en..." taken for [::1]).
+  std::string_view host = authority, port;
+  if (authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return "an IPv6 host needs its closing ']'";
+    host = authority.substr(0, close + 1);
+    port = authority.substr(close + 1);
+  } else if (const size_t colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon);
+  }
+  if (!port.empty()) {
+    const std::string_view digits = port.substr(1);
+    if (port.front() != ':' || digits.empty() || digits.size() > 5 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return "expected host:port";
+    }
+  }
+  if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") return "";
+  return "plain http:// is allowed only to a loopback host (the client secret travels in the request)";
 }
 
 Result<OAuthToken> FetchToken(const TokenRequest& request) {
