@@ -50,7 +50,7 @@ struct Options {
   std::string analyzer, collector, kafka, input, work;
   uint64_t records = 0;  // 0: all of the input
   uint64_t per_message = 100;
-  int partitions = 8;
+  int partitions = 32;  // Event Hubs Standard's maximum per hub
   int collectors = 1;
 };
 
@@ -232,6 +232,19 @@ int Run(const Options& o) {
     return 1;
   }
   const std::string watermarks = mock.Command("watermarks cmk");
+  // The mock cluster keeps only about the last 5 MB of each partition; a run
+  // whose oldest messages were dropped would wait for rows that never come.
+  {
+    std::istringstream starts(mock.Command("starts cmk").substr(2));
+    for (int64_t lo; starts >> lo;) {
+      if (lo > 0) {
+        std::fprintf(stderr,
+                     "cmkwatch-bench-kafka: the mock cluster dropped the oldest messages (it keeps about 5 MB per "
+                     "partition): give more --partitions or fewer --records\n");
+        return 1;
+      }
+    }
+  }
 
   const std::string db = (work / "timeline.db").string();
   const std::string endpoint = "ipc://" + (work / "analyzer.sock").string();

@@ -15,6 +15,10 @@
 //   committed GROUP TOPIC          the group's committed offset of each
 //                                  partition: "ok O0 O1 ..." (-1: none)
 //   watermarks TOPIC               each partition's end offset: "ok H0 H1 ..."
+//   starts TOPIC                   each partition's first offset still held:
+//                                  "ok L0 L1 ..." (the mock cluster keeps only
+//                                  the last 5 MB or so of each partition and
+//                                  drops older messages, as retention would)
 //   errors APIKEY CODE COUNT       the next COUNT requests of APIKEY fail
 //                                  with error CODE (rd_kafka_resp_err_t)
 //   down BROKER | up BROKER        a broker stops / starts answering
@@ -178,14 +182,14 @@ int main(int argc, char** argv) {
           answer += " " + std::to_string(o < 0 ? -1 : o);
         }
       }
-    } else if (cmd == "watermarks") {
+    } else if (cmd == "watermarks" || cmd == "starts") {
       std::string topic;
       in >> topic;
       const int parts = topics.count(topic) ? topics[topic] : 1;
       for (int p = 0; p < parts; ++p) {
         int64_t lo = -1, hi = -1;
         rd_kafka_query_watermark_offsets(producer.get(), topic.c_str(), p, &lo, &hi, 10'000);
-        answer += " " + std::to_string(hi);
+        answer += " " + std::to_string(cmd == "starts" ? lo : hi);
       }
     } else if (cmd == "errors") {
       int api = 0, code = 0;
