@@ -5,15 +5,16 @@
 //
 //   1. The input (cmkwatch-bench-gen's kv_audit.jsonl, one record a line) is
 //      cut into Event Hubs-style messages of --per-message records
-//      ({"records":[...]}) and produced round-robin into --partitions
-//      partitions before anything else starts (its rate is printed, not part
-//      of the figure).
-//   2. The analyzer starts, then --collectors collectors at t0.
+//      ({"records":[...]}), to be produced round-robin into --partitions
+//      partitions.
+//   2. The analyzer and --collectors collectors start; once the consumer
+//      group has settled (each collector owns partitions, together all of
+//      them) the messages are produced, at t0, as fast as the mock cluster
+//      takes them, while the collectors consume.
 //   3. The run ends when the timeline holds every record; then it waits for
 //      the group's committed offsets to reach every partition's end.
-// Reports events/s from t0 (consumer-group join included) and from the
-// first stored row (steady state), how the records split between the
-// collectors, the commit lag after the last row, and peak RSS.
+// Reports events/s from t0 to the last committed row, how the records split
+// between the collectors, the commit lag after the last row, and peak RSS.
 //
 // Benchmarks print figures; they are not tests (bench/README.md).
 #include <fcntl.h>
@@ -224,9 +225,57 @@ int Run(const Options& o) {
     std::fprintf(stderr, "cmkwatch-bench-kafka: the mock cluster did not start (see %s)\n", (work / "kafka.log").c_str());
     return 1;
   }
-  const auto p0 = Clock::now();
+  const std::string db = (work / "timeline.db").string();
+  const std::string endpoint = "ipc://" + (work / "analyzer.sock").string();
+  const pid_t analyzer = Spawn({o.analyzer, "--db", db, "--bind", endpoint, "--http", ""}, work / "analyzer.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<pid_t> collectors;
+  const auto g0 = Clock::now();
+  for (int i = 0; i < o.collectors; ++i) {
+    const std::string id = "bench-" + std::to_string(i);
+    const fs::path config = work / (id + ".yaml");
+    std::ofstream(config) << "id: " << id << "\nconnect: " << endpoint << "\nspool: " << (work / (id + ".spool")).string()
+                          << "\nhttp: 127.0.0.1:0\nsources:\n  - type: kafka\n    bootstrap_servers: ["
+                          << mock.bootstrap() << "]\n    topics: [cmk]\n    group_id: bench\n"
+                          << "    security: plaintext\n"
+                          // The mock cluster can leave a member that joined
+                          // in the same instant as another out of the first
+                          // assignment until its session times out; a short
+                          // session keeps that stall to seconds.
+                          << "    properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n";
+    collectors.push_back(Spawn({o.collector, "--config", config.string()}, work / (id + ".log")));
+  }
+  // The group first: every collector owns some partitions and together all
+  // of them, so the figure is the steady state, not the join.
+  auto assigned = [&](int i) {
+    const int port = PortOf(work / ("bench-" + std::to_string(i) + ".log"));
+    return port > 0 ? MetricSum(HttpGet(port, "/metrics"), "cmkwatch_collector_kafka_assigned_partitions") : 0.0;
+  };
+  bool stable = false;
+  while (!stable && Clock::now() - g0 < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    double sum = 0;
+    stable = true;
+    for (int i = 0; i < o.collectors; ++i) {
+      const double a = assigned(i);
+      sum += a;
+      if (a <= 0) stable = false;
+    }
+    stable = stable && sum == o.partitions;
+  }
+  const double group_s = std::chrono::duration<double>(Clock::now() - g0).count();
+  if (!stable) {
+    std::fprintf(stderr, "cmkwatch-bench-kafka: the consumer group did not settle within 120 s\n");
+    for (pid_t c : collectors) StopAndWait(c);
+    StopAndWait(analyzer);
+    return 1;
+  }
+
+  // t0: records start going in, produced as fast as the mock cluster takes
+  // them while the collectors consume.
+  const auto t0 = Clock::now();
   const std::string produced = mock.Command("produce cmk -1 " + (work / "messages.txt").string());
-  const double produce_s = std::chrono::duration<double>(Clock::now() - p0).count();
+  const double produce_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (produced.rfind("ok", 0) != 0) {
     std::fprintf(stderr, "cmkwatch-bench-kafka: produce: %s\n", produced.c_str());
     return 1;
@@ -241,30 +290,11 @@ int Run(const Options& o) {
         std::fprintf(stderr,
                      "cmkwatch-bench-kafka: the mock cluster dropped the oldest messages (it keeps about 5 MB per "
                      "partition): give more --partitions or fewer --records\n");
+        for (pid_t c : collectors) StopAndWait(c);
+        StopAndWait(analyzer);
         return 1;
       }
     }
-  }
-
-  const std::string db = (work / "timeline.db").string();
-  const std::string endpoint = "ipc://" + (work / "analyzer.sock").string();
-  const pid_t analyzer = Spawn({o.analyzer, "--db", db, "--bind", endpoint, "--http", ""}, work / "analyzer.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  std::vector<pid_t> collectors;
-  const auto t0 = Clock::now();
-  for (int i = 0; i < o.collectors; ++i) {
-    const std::string id = "bench-" + std::to_string(i);
-    const fs::path config = work / (id + ".yaml");
-    std::ofstream(config) << "id: " << id << "\nconnect: " << endpoint << "\nspool: " << (work / (id + ".spool")).string()
-                          << "\nhttp: 127.0.0.1:0\nsources:\n  - type: kafka\n    bootstrap_servers: ["
-                          << mock.bootstrap() << "]\n    topics: [cmk]\n    group_id: bench\n"
-                          << "    security: plaintext\n"
-                          // The mock cluster can leave a member that joined
-                          // in the same instant as another out of the first
-                          // assignment until its session times out; a short
-                          // session keeps that stall to seconds.
-                          << "    properties: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n";
-    collectors.push_back(Spawn({o.collector, "--config", config.string()}, work / (id + ".log")));
   }
   auto t_first = t0;
   bool seen_first = false;
@@ -302,18 +332,15 @@ int Run(const Options& o) {
   StopAndWait(analyzer);
 
   const double total_s = std::chrono::duration<double>(t_end - t0).count();
-  const double steady_s = std::chrono::duration<double>(t_end - t_first).count();
   std::printf("kafka: %d collector(s), %d partitions, %llu records (%.1f MB) in %llu messages of %llu\n",
               o.collectors, o.partitions, static_cast<unsigned long long>(records), static_cast<double>(bytes) / 1e6,
               static_cast<unsigned long long>(messages), static_cast<unsigned long long>(o.per_message));
-  std::printf("  produced into the mock cluster  %.2f s (%.0f records/s; not part of the figures)\n", produce_s,
-              static_cast<double>(records) / produce_s);
+  std::printf("  consumer group settled in       %.2f s (not part of the figures)\n", group_s);
+  std::printf("  produced into the mock cluster  in %.2f s, while being consumed\n", produce_s);
   std::printf("  stored %lld of %llu\n", static_cast<long long>(stored), static_cast<unsigned long long>(records));
-  std::printf("  events/s from collector start   %.0f (%.2f s, group join included)\n",
-              static_cast<double>(stored) / total_s, total_s);
-  std::printf("  events/s from the first row     %.0f (%.2f s; first row after %.2f s)\n",
-              static_cast<double>(stored) / steady_s, steady_s, std::chrono::duration<double>(t_first - t0).count());
-  std::printf("  input MB/s from the first row   %.1f\n", static_cast<double>(bytes) / 1e6 / steady_s);
+  std::printf("  events/s, produce to committed  %.0f (%.2f s; first row after %.3f s)\n",
+              static_cast<double>(stored) / total_s, total_s, std::chrono::duration<double>(t_first - t0).count());
+  std::printf("  input MB/s                      %.1f\n", static_cast<double>(bytes) / 1e6 / total_s);
   std::printf("  events per collector           ");
   for (double s : split) std::printf(" %.0f", s);
   std::printf("\n  all offsets committed           %s, %.2f s after the last row\n",

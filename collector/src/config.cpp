@@ -160,6 +160,7 @@ void ReadKafkaSource(MapReader& r, SourceConfig* source) {
   r.Integer("max_batch_events", &k.max_batch_events, 1, static_cast<int64_t>(KafkaSource::kMaxItemsPerMessage));
   r.Size("max_batch_bytes", &k.max_batch_bytes, int64_t{64} << 10, int64_t{128} << 20);
   r.Integer("commit_interval_ms", &k.commit_interval_ms, 0, kMaxMillis);
+  r.Integer("batch_linger_ms", &k.batch_linger_ms, 0, 1000);
   if (const Node* props = r.Mapping("properties")) {
     if (props->children.size() > kMaxProperties) {
       r.Problem(*props, "'properties': more than " + std::to_string(kMaxProperties) + " entries");

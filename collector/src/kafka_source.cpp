@@ -44,10 +44,6 @@ constexpr int kSeekTimeoutMs = 5'000;
 constexpr size_t kMaxPendingAcks = size_t{1} << 20;
 constexpr auto kWatermarkInterval = std::chrono::seconds(1);
 constexpr auto kErrorLogInterval = std::chrono::seconds(10);
-// Bounds librdkafka's prefetch per partition (its default is 64 MiB each,
-// which across a hub's 32 partitions would dwarf everything else the
-// collector holds).
-constexpr const char* kQueuedMaxKbytes = "8192";
 
 // --- RAII over librdkafka's handles -----------------------------------------
 
@@ -171,7 +167,9 @@ Result<std::vector<KafkaProperty>> KafkaProperties(const KafkaSourceOptions& o) 
   add("enable.auto.offset.store", "false");
   add("auto.offset.reset", o.auto_offset_reset);
   add("enable.partition.eof", "false");
-  add("queued.max.messages.kbytes", kQueuedMaxKbytes);
+  // librdkafka's prefetch is bounded by queued.max.messages.kbytes (64 MiB
+  // by default, for the whole consumer queue): left as it is, since a lower
+  // bound throttled fetching to a third in the benchmark (bench/RESULTS.md).
   if (IsEventHubs(o.security)) {
     // Microsoft's recommendations for Kafka clients of Event Hubs: Azure's
     // load balancers drop idle TCP connections after about 240 s without a
@@ -818,17 +816,21 @@ struct KafkaSource::Impl {
 
     Batch b;
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+    // Once a message is in, the batch fills for up to batch_linger_ms more:
+    // every batch costs the spool an fsync, and librdkafka hands messages out
+    // a fetch response at a time, so taking only what is queued at that
+    // instant makes batches of a message or two.
+    Clock::time_point linger_end{};
     while (!stop.load()) {
-      int wait = 0;
-      if (b.messages == 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        wait = static_cast<int>(std::clamp<int64_t>(left, 0, kPollSliceMs));
-      }
+      const auto until = b.messages == 0 ? deadline : linger_end;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      const int wait = static_cast<int>(std::clamp<int64_t>(left, 0, kPollSliceMs));
       Message m(rd_kafka_consumer_poll(rk.get(), wait));
       if (!m) {
-        if (b.messages > 0 || Clock::now() >= deadline) break;
+        if (Clock::now() >= until) break;
         continue;
       }
+      if (b.messages == 0) linger_end = Clock::now() + std::chrono::milliseconds(std::max(0, options.batch_linger_ms));
       Take(m.get(), b);
       if (b.items() >= options.max_batch_events || b.bytes >= options.max_batch_bytes) break;
     }

@@ -23,7 +23,7 @@
 //       ca_file: PATH                   TLS modes
 //       client_cert_file: PATH, client_key_file: PATH   (ssl)
 //       auto_offset_reset: earliest|latest, format: ..., max_message_bytes: SIZE,
-//       max_batch_events: INT, max_batch_bytes: SIZE, commit_interval_ms: INT,
+//       max_batch_events: INT, max_batch_bytes: SIZE, batch_linger_ms: INT, commit_interval_ms: INT,
 //       properties: { librdkafka.property: VALUE, ... }   not the source's own, no secrets
 //   follow: { poll_interval_ms: INT, rescan_interval_ms: INT, force_polling: BOOL,
 //             max_batch_events: INT, max_batch_bytes: SIZE, max_open_files: INT }

@@ -124,6 +124,10 @@ struct KafkaSourceOptions {
   // A batch closes after the message that brings it to either bound.
   size_t max_batch_events = 2000;            // events + quarantine entries
   size_t max_batch_bytes = size_t{8} << 20;  // message bytes
+  // How long a batch may wait for more messages after its first: each
+  // batch costs one spool fsync, so waiting a little makes batches of
+  // hundreds of records instead of one message each, for that much latency.
+  int batch_linger_ms = 20;
   int commit_interval_ms = 1000;             // 0: commit as soon as acknowledged
   // Further librdkafka properties (e.g. session.timeout.ms,
   // partition.assignment.strategy), applied last. Properties the source owns
