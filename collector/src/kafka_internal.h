@@ -75,9 +75,6 @@ class OffsetTracker {
     Advance(p);
   }
 
-  // Whether `sequence` is a batch this tracker waits for.
-  bool Waits(uint64_t sequence) const { return batches_.count(sequence) != 0; }
-
   void Acknowledged(uint64_t sequence) {
     auto it = batches_.find(sequence);
     if (it == batches_.end()) return;

@@ -867,8 +867,9 @@ void KafkaSource::Stop() { impl_->stop.store(true); }
 void KafkaSource::OnAcknowledged(uint64_t sequence) {
   std::lock_guard lock(impl_->ack_mu);
   if (impl_->acks.size() >= kMaxPendingAcks) {
-    // Cannot happen short of a source that stopped stepping; dropping the
-    // oldest only delays commits (the messages are re-read, never lost).
+    // Cannot happen short of a source that stopped stepping. Dropping the
+    // oldest halts commits of their partitions until the next rebalance or
+    // restart, which re-reads from the last commit: nothing is lost.
     impl_->acks.erase(impl_->acks.begin(), impl_->acks.begin() + static_cast<std::ptrdiff_t>(kMaxPendingAcks / 2));
     ++impl_->dropped_acks;
   }
