@@ -432,13 +432,22 @@ TEST_F(KafkaPipelineTest, TwoCollectorsShareThePartitionsAndOneTakesOverWhenTheO
   ASSERT_TRUE(WaitFor([&] { return assigned("ka") > 0 && assigned("kb") > 0 && assigned("ka") + assigned("kb") == kPartitions; },
                       60s))
       << "ka " << assigned("ka") << ", kb " << assigned("kb");
+  auto rebalances = [&] {
+    return MetricSum(CollectorMetrics("ka"), "cmkwatch_collector_kafka_rebalances_total") +
+           MetricSum(CollectorMetrics("kb"), "cmkwatch_collector_kafka_rebalances_total");
+  };
+  const double rebalances_before = rebalances();
   kafka.Produce(Messages(0, 2000, 20));
   ASSERT_TRUE(WaitFor([&] { return StoredEvents() >= 2000; }, 60s)) << StoredEvents();
   const double by_a = MetricSum(CollectorMetrics("ka"), "cmkwatch_collector_kafka_events_total");
   const double by_b = MetricSum(CollectorMetrics("kb"), "cmkwatch_collector_kafka_events_total");
   EXPECT_GT(by_a, 0);
   EXPECT_GT(by_b, 0);
-  EXPECT_EQ(by_a + by_b, 2000) << "each record read by one member only while the group was stable";
+  if (rebalances() == rebalances_before) {
+    EXPECT_EQ(by_a + by_b, 2000) << "while the group was stable each record was read by one member only";
+  } else {
+    EXPECT_GE(by_a + by_b, 2000);  // a rebalance re-reads what was in flight
+  }
 
   a->Signal(SIGTERM);
   EXPECT_EQ(a->Wait(), 0);
