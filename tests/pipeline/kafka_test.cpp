@@ -205,9 +205,13 @@ class KafkaPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("cmkwatch-kafka-" + std::to_string(::getpid()) + "-" + info->name());
+    // Short: the analyzer's ipc:// socket lives here, and a socket path has
+    // 107 bytes at most. The test's name is in the directory's .name file.
+    static int n = 0;
+    dir_ = fs::temp_directory_path() / ("cmkwatch-kafka-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    std::ofstream(dir_ / ".name") << info->name() << "\n";
     db_ = (dir_ / "timeline.db").string();
     endpoint_ = "ipc://" + (dir_ / "analyzer.sock").string();
   }
