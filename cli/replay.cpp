@@ -526,6 +526,20 @@ int Replay(const std::vector<std::string_view>& args) {
   }
   if (deliver && !alerts_config) return UsageError("--deliver needs --config with an alerts: section naming the sinks");
 
+  // Where the time went, for the summary: operators size archives and
+  // machines by it.
+  struct Phase {
+    const char* name;
+    double seconds;
+  };
+  std::vector<Phase> phases;
+  auto phase_start = std::chrono::steady_clock::now();
+  auto end_phase = [&](const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    phases.push_back({name, std::chrono::duration<double>(now - phase_start).count()});
+    phase_start = now;
+  };
+
   // Inputs, each hashed for the report.
   struct Input {
     std::string path;
@@ -554,6 +568,7 @@ int Replay(const std::vector<std::string_view>& args) {
     in.sha256 = std::move(*h);
     total_bytes += in.bytes;
   }
+  end_phase("hashing");
 
   auto timeline = analyzer::Timeline::Open(db_path, {});
   if (!timeline.ok()) {
@@ -578,6 +593,7 @@ int Replay(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "cmkwatch replay: %s\n", st.message().c_str());
     return kExitIoError;
   }
+  if (already > 0) end_phase("loading the database's events");
 
   const bool tty = progress_flag && ::isatty(STDERR_FILENO) == 1;
   Progress progress(tty, total_bytes);
@@ -605,6 +621,7 @@ int Replay(const std::vector<std::string_view>& args) {
   }
   progress.Update("reading", read_bytes, sorter.added(), true);
   progress.Done();
+  end_phase("reading and sorting");
 
   // Store in event-time order, the rules judging each new event.
   Judge judge(engine, report);
@@ -651,6 +668,7 @@ int Replay(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "cmkwatch replay: %s\n", drain.message().c_str());
     return kExitIoError;
   }
+  end_phase("storing and judging");
 
   // The run hash: every chain head and every alert, each in id order.
   auto heads = (*timeline)->ChainHeads();
@@ -697,6 +715,7 @@ int Replay(const std::vector<std::string_view>& args) {
       return kExitIoError;
     }
   }
+  end_phase("reports");
 
   // The summary.
   std::printf("replay: %zu files, %.1f MB; %llu records: %llu events (%llu newly stored, %llu already there), "
@@ -711,6 +730,11 @@ int Replay(const std::vector<std::string_view>& args) {
     std::printf("replay: events from %s to %s\n", FormatTimestamp(report.first()).c_str(),
                 FormatTimestamp(report.last()).c_str());
   }
+  double took = 0;
+  for (const Phase& p : phases) took += p.seconds;
+  std::printf("replay: took %.1f s (", took);
+  for (size_t i = 0; i < phases.size(); ++i) std::printf("%s%s %.1f s", i ? ", " : "", phases[i].name, phases[i].seconds);
+  std::printf(")\n");
   std::map<std::string, int> by_rule;
   std::map<analyzer::Severity, int, std::greater<>> by_severity;
   for (const Alert& a : alerts) {

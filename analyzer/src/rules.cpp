@@ -928,6 +928,9 @@ struct RuleEngine::Impl {
       const bool inside = scope.compare(0, v.id.size() + 1, v.id + "/") == 0;
       const bool covers = above || inside;
       if (!covers) continue;
+      // On a vault known to use access policies, roles grant no data-plane
+      // access: neither their removal nor their grant changes anything.
+      if (v.rbac == false) continue;
       if (state.BoundPrincipals(name).count(ra.principal_id) == 0) continue;
       if (deleted) {
         std::vector<std::string> ai;
