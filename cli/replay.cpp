@@ -393,6 +393,26 @@ class Collect : public collector::RecordHandler {
 struct PreparedBatch {
   wire::Batch batch;
   std::vector<std::string> encoded;
+  // Set when the draining thread judged the batch already (see below):
+  // the alert changes its events make, and those of the rules' clock
+  // after it.
+  bool judged = false;
+  std::vector<AlertChange> changes, ticked;
+};
+
+// The timeline's hook for a batch judged ahead: hands over its changes.
+class Judged : public analyzer::StoredEventsHook {
+ public:
+  explicit Judged(std::vector<AlertChange>& changes) : changes_(changes) {}
+  std::vector<AlertChange> OnStored(const std::vector<const Event*>& events) override {
+    stored_ += events.size();
+    return std::move(changes_);
+  }
+  uint64_t stored() const { return stored_; }
+
+ private:
+  std::vector<AlertChange>& changes_;
+  uint64_t stored_ = 0;
 };
 
 class BatchQueue {
@@ -744,24 +764,50 @@ int Replay(const std::vector<std::string_view>& args) {
   // Store in event-time order, the rules judging each new event. The
   // sorter drains on its own thread a few batches ahead: merging the runs
   // and decoding and encoding each event is a good part of the work, and
-  // storing (hashing, compressing, SQLite, the rules) keeps this one busy.
+  // storing (hashing, compressing, SQLite) keeps this one busy.
+  //
+  // Who judges: the rules may only see events the timeline newly stores.
+  // When the database held no events at the start, that is every event
+  // but repeats of an id, and repeats come out of the sorter next to each
+  // other (same time, same id): the draining thread drops them and judges
+  // the rest itself, and the changes commit with their batch as usual.
+  // Otherwise the timeline says which events are new, inside the
+  // transaction (the live analyzer's path), and the rules run there.
+  const bool judge_ahead = already == 0;
   Judge judge(engine, report);
+  uint64_t judged_stored = 0, repeats = 0;
   const uint64_t base_sequence = static_cast<uint64_t>(WallClockNs());
   uint64_t batches = 0, duplicates = 0, drained = 0;
   constexpr size_t kBatchEvents = 2000;
   Progress storing(tty, sorter.added());
-  auto store = [&](wire::Batch& batch, const std::vector<std::string_view>* bytes) -> Status {
+  auto store = [&](wire::Batch& batch, const std::vector<std::string_view>* bytes,
+                   PreparedBatch* ahead) -> Status {
     if (batch.events.empty() && batch.quarantined.empty()) return Status::Ok();
     batch.collector_id = "replay";
     batch.sequence = base_sequence + ++batches;
     const int64_t at = batch.events.empty() ? report.last() : batch.events.back().time;
-    auto r = (*timeline)->InsertEncodedBatches({{&batch, bytes}}, at, &judge);
-    if (!r.ok()) return r.status();
-    duplicates += (*r)[0].duplicates;
+    std::vector<AlertChange> ticked;
+    if (ahead != nullptr && ahead->judged) {
+      Judged hook(ahead->changes);
+      auto r = (*timeline)->InsertEncodedBatches({{&batch, bytes}}, at, &hook);
+      if (!r.ok()) return r.status();
+      if ((*r)[0].duplicates > 0) {
+        // Only another writer to the same file could have stored them.
+        return Status::Internal("replay: " + std::to_string((*r)[0].duplicates) +
+                                " events were stored by someone else while replaying into " + db_path +
+                                "; replay into a database no analyzer writes to");
+      }
+      judged_stored += hook.stored();
+      ticked = std::move(ahead->ticked);
+    } else {
+      auto r = (*timeline)->InsertEncodedBatches({{&batch, bytes}}, at, &judge);
+      if (!r.ok()) return r.status();
+      duplicates += (*r)[0].duplicates;
+      // The rules' clock is the replayed time: silence and expiry are
+      // judged as of the newest event stored so far.
+      ticked = engine.Tick(at);
+    }
     drained += batch.events.size();
-    // The rules' clock is the replayed time: silence and expiry are judged
-    // as of the newest event stored so far.
-    auto ticked = engine.Tick(at);
     if (!ticked.empty()) CMK_RETURN_IF_ERROR((*timeline)->StoreAlertChanges(ticked, at));
     storing.Update("storing", drained, drained);
     return Status::Ok();
@@ -771,29 +817,50 @@ int Replay(const std::vector<std::string_view>& args) {
     const size_t end = std::min(quarantine.size(), i + wire::kMaxItems);
     wire::Batch batch;
     batch.quarantined.assign(quarantine.begin() + static_cast<ptrdiff_t>(i), quarantine.begin() + static_cast<ptrdiff_t>(end));
-    drain = store(batch, nullptr);
+    drain = store(batch, nullptr, nullptr);
   }
   if (drain.ok()) {
     BatchQueue queue(2);
     std::thread producer([&] {
       PreparedBatch next;
+      std::string last_id;
+      int64_t last_time = 0;
+      // The engine and the report are this thread's while it runs (the
+      // storing thread touches them only when judge_ahead is false).
+      auto hand_over = [&]() -> bool {
+        if (judge_ahead) {
+          for (const Event& e : next.batch.events) {
+            report.OnStored(e);
+            for (AlertChange& c : engine.Process(e)) next.changes.push_back(std::move(c));
+          }
+          next.ticked = engine.Tick(next.batch.events.back().time);
+          next.judged = true;
+        }
+        if (!queue.Push(std::move(next))) return false;
+        next = PreparedBatch{};
+        return true;
+      };
       Status st = sorter.Drain([&](Event&& e) -> Status {
+        if (judge_ahead) {
+          if (e.time == last_time && e.id == last_id) {
+            ++repeats;
+            return Status::Ok();
+          }
+          last_time = e.time;
+          last_id = e.id;
+        }
         next.encoded.push_back(wire::EncodeEvent(e));
         next.batch.events.push_back(std::move(e));
         if (next.batch.events.size() < kBatchEvents) return Status::Ok();
-        if (!queue.Push(std::move(next))) return Status::Internal("storing stopped");
-        next = PreparedBatch{};
-        return Status::Ok();
+        return hand_over() ? Status::Ok() : Status::Internal("storing stopped");
       });
-      if (st.ok() && !next.batch.events.empty() && !queue.Push(std::move(next))) {
-        st = Status::Internal("storing stopped");
-      }
+      if (st.ok() && !next.batch.events.empty() && !hand_over()) st = Status::Internal("storing stopped");
       queue.Close(std::move(st));
     });
     std::vector<std::string_view> views;
     while (auto b = queue.Pop()) {
       views.assign(b->encoded.begin(), b->encoded.end());
-      drain = store(b->batch, &views);
+      drain = store(b->batch, &views, &*b);
       if (!drain.ok()) {
         queue.Cancel();
         break;
@@ -802,6 +869,10 @@ int Replay(const std::vector<std::string_view>& args) {
     producer.join();
     if (drain.ok()) drain = queue.status();
   }
+  // Repeats dropped ahead count as what the timeline would have called them.
+  duplicates += repeats;
+  drained += repeats;
+  const uint64_t stored = judge.stored() + judged_stored;
   if (drain.ok()) drain = (*timeline)->Checkpoint();
   storing.Update("storing", drained, drained, true);
   storing.Done();
@@ -840,7 +911,7 @@ int Replay(const std::vector<std::string_view>& args) {
   json counts = {{"records", records},
                  {"events", drained},
                  {"filtered_out", filtered},
-                 {"stored", judge.stored()},
+                 {"stored", stored},
                  {"duplicates", duplicates},
                  {"already_in_database", already}};
   const json doc = report.Build(std::move(input), std::move(counts), alerts, engine, run_hash);
@@ -862,7 +933,7 @@ int Replay(const std::vector<std::string_view>& args) {
   std::printf("replay: %zu files, %.1f MB; %llu records: %llu events (%llu newly stored, %llu already there), "
               "%zu quarantined\n",
               inputs.size(), static_cast<double>(total_bytes) / 1e6, static_cast<unsigned long long>(records),
-              static_cast<unsigned long long>(drained), static_cast<unsigned long long>(judge.stored()),
+              static_cast<unsigned long long>(drained), static_cast<unsigned long long>(stored),
               static_cast<unsigned long long>(duplicates), quarantine.size());
   if (sorter.runs() > 0) {
     std::printf("replay: sorted in %zu runs spilled to disk (over --memory %zu MiB)\n", sorter.runs(), memory_mib);
