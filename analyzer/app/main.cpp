@@ -11,6 +11,7 @@
 #include "cmkwatch/alerts/dispatcher.h"
 #include "cmkwatch/analyzer/analyzer.h"
 #include "cmkwatch/analyzer/config.h"
+#include "cmkwatch/common/sd_notify.h"
 #include "cmkwatch/common/signals.h"
 
 namespace {
@@ -134,6 +135,15 @@ int main(int argc, char** argv) {
     options.on_alert_changes = [&sender] {
       if (auto* d = sender.load()) d->Notify();
     };
+    // systemd (Type=notify, WatchdogSec=): ready once listening and the
+    // sender runs; the watchdog is fed by the receive loop itself, so a
+    // stuck loop gets the service restarted.
+    sd::Notifier notifier = sd::Notifier::FromEnvironment();
+    options.on_loop = [&notifier, &logger] {
+      if (Status st = notifier.WatchdogIfDue(); !st.ok()) {
+        logger.Warning("watchdog ping failed", {{"error", st.ToString()}});
+      }
+    };
     // Before any thread starts, so all inherit the blocked signals.
     std::unique_ptr<analyzer::Analyzer> service;
     std::atomic<analyzer::Analyzer*> running{nullptr};
@@ -141,6 +151,10 @@ int main(int argc, char** argv) {
       logger.Info("stop requested", {{"signal", sig}});
       if (auto* a = running.load()) a->Stop();
     });
+    if (notifier.active()) {
+      logger.Info("systemd notification socket found",
+                  {{"watchdog_us", static_cast<uint64_t>(notifier.watchdog().count())}});
+    }
     auto started = analyzer::Analyzer::Start(options, logger);
     if (!started.ok()) {
       logger.Error("analyzer could not start", {{"error", started.status().ToString()}});
@@ -163,7 +177,11 @@ int main(int argc, char** argv) {
     logger.Info("alert sender started", {{"sinks", static_cast<uint64_t>(alerts_config->sinks.size())}});
     running.store(service.get());
     if (signals.received() != 0) service->Stop();  // a signal during start-up
+    if (Status st = notifier.Ready("listening on " + service->endpoint()); !st.ok()) {
+      logger.Warning("could not tell systemd the analyzer is ready", {{"error", st.ToString()}});
+    }
     const Status s = service->Run();
+    (void)notifier.Stopping();
     running.store(nullptr);
     // The sender stops after the analyzer: changes committed by the last
     // batch are still picked up on the next start (the outbox is durable).

@@ -532,6 +532,7 @@ Status Analyzer::Run() {
     s.MaybeRetain();
     s.MaybeTick();
     s.StoreRaised();
+    if (s.options.on_loop) s.options.on_loop();
   }
   if (s.http) s.http->Stop();
   const AnalyzerStats final_stats = Stats();

@@ -58,6 +58,10 @@ struct AnalyzerOptions {
   // alert_changes table (the alert outbox), so a sender can wake at once
   // instead of polling. Must not block.
   std::function<void()> on_alert_changes;
+  // Called on the Run() thread once per turn of its receive loop (at least
+  // every half second, busy or idle): proof that the loop is alive, for a
+  // watchdog (systemd's WatchdogSec=). Must not block.
+  std::function<void()> on_loop;
 };
 
 struct AnalyzerStats {
