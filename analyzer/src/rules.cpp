@@ -1139,6 +1139,11 @@ struct RuleEngine::Impl {
 };
 
 RuleEngine::RuleEngine(RulesConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+void RuleEngine::Reconfigure(RulesConfig config) {
+  config.max_resources = impl_->config.max_resources;
+  impl_->config = std::move(config);
+}
 RuleEngine::~RuleEngine() = default;
 RuleEngine::RuleEngine(RuleEngine&&) noexcept = default;
 RuleEngine& RuleEngine::operator=(RuleEngine&&) noexcept = default;

@@ -996,6 +996,34 @@ TEST(RulesConfig, ASuppressionEndsAtItsExpiry) {
   EXPECT_TRUE(changes[0].alert.suppression.empty());
 }
 
+// A reload (SIGHUP) changes how later events are judged and nothing else:
+// the bindings learned before it still make a later alert bound.
+TEST(RulesConfig, ReconfigureJudgesLaterEventsByTheNewSettingsAndKeepsTheState) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyUnwrap", KeyUri(), 403));
+  ASSERT_EQ(s.Only("CMK006").status, AlertStatus::kOpen);
+
+  RulesConfig next;
+  next.rules["CMK001"].enabled = false;
+  Suppression sup;
+  sup.rule = "CMK007";
+  sup.resource_pattern = "*";
+  sup.reason = "firewall change approved, CHG-7";
+  next.suppressions.push_back(sup);
+  s.engine().Reconfigure(next);
+
+  EXPECT_EQ(s.Only("CMK006").status, AlertStatus::kOpen) << "an open alert stays open";
+  s.Feed(Audit(6, "KeyDelete", KeyUri(), 200, kAdmin));
+  EXPECT_TRUE(s.AlertsOf("CMK001").empty()) << "a rule disabled by the reload raises nothing";
+  s.Feed(Activity(7, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"networkAcls", {{"defaultAction", "Deny"}, {"bypass", "None"}}}})));
+  const Alert fw = s.Only("CMK007");
+  EXPECT_EQ(fw.status, AlertStatus::kSuppressed);
+  EXPECT_EQ(fw.severity, Severity::kHigh) << "still bound: the state survived the reload";
+  EXPECT_EQ(fw.affected, std::vector<std::string>{AccountId()});
+}
+
 TEST(Rules, TheSameEventsGiveTheSameAlertIds) {
   auto run = [] {
     Scenario s;
