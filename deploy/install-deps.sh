@@ -48,6 +48,8 @@ PACKAGES=(
   # the packaging tests: cpack's Depends (dpkg-shlibdeps) and
   # `systemd-analyze verify` of the units
   dpkg-dev systemd
+  # promtool checks the sample alert rules and lints a live /metrics
+  prometheus
 )
 
 case "${1:-}" in
