@@ -6,7 +6,6 @@
 // delivery giving the same event ids, keep-alive, timeouts, TLS with a
 // certificate made at test time, and the metrics. The pure protocol pieces
 // (body splitting, media types, authentication) are checked directly too.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -27,6 +26,7 @@
 #include "../../collector/src/event_grid_endpoint.h"
 #include "cmkwatch/collector/source.h"
 #include "cmkwatch/common/metrics.h"
+#include "http_client.h"
 #include "receivers.h"
 #include "test_support.h"
 
@@ -91,87 +91,9 @@ std::vector<std::string> IdsOf(const std::vector<Event>& events) {
   return ids;
 }
 
-// --- libcurl ----------------------------------------------------------------
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
-struct Call {
-  std::string method = "POST";
-  std::string url;
-  std::string body;
-  std::vector<std::string> headers = {"Content-Type: application/json"};
-  std::string ca_file;
-};
-
-struct Reply {
-  CURLcode code = CURLE_OK;
-  long status = 0;
-  std::string body;
-  test::HeaderList headers;
-  long new_connections = 0;
-  std::string Header(std::string_view name) const { return test::FindHeader(headers, name); }
-};
-
-size_t CollectBody(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
-size_t CollectHeader(char* p, size_t size, size_t n, void* out) {
-  std::string line(p, size * n);
-  auto* headers = static_cast<test::HeaderList*>(out);
-  if (line.rfind("HTTP/", 0) == 0) headers->clear();  // a 100 Continue came first
-  const size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    headers->emplace_back(line.substr(0, colon), value);
-  }
-  return size * n;
-}
-
-// One request; `reuse` keeps the connection between calls (keep-alive).
-Reply Http(const Call& c, CURL* reuse = nullptr) {
-  CurlPtr own;
-  CURL* h = reuse;
-  if (h == nullptr) {
-    own.reset(curl_easy_init());
-    h = own.get();
-  }
-  Reply r;
-  std::unique_ptr<curl_slist, SlistDeleter> list;
-  for (const auto& hd : c.headers) list.reset(curl_slist_append(list.release(), hd.c_str()));
-  curl_easy_setopt(h, CURLOPT_URL, c.url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, CollectBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, CollectHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.headers);
-  if (!c.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, c.ca_file.c_str());
-  if (c.method == "POST") {
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, c.body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(c.body.size()));
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, nullptr);
-  } else {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c.method == "GET" ? nullptr : c.method.c_str());
-  }
-  r.code = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &r.new_connections);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  return r;
-}
+using test::Http;
+using Call = test::HttpCall;
+using Reply = test::HttpReply;
 
 // --- the source, run as the collector runs it --------------------------------
 
@@ -214,8 +136,12 @@ class EventGridSourceTest : public ::testing::Test {
     return url;
   }
   std::string Authed() const { return Url("access_token=" + secret_); }
+  Call C(std::string method, std::string url, std::string body = "",
+         std::vector<std::string> headers = {"Content-Type: application/json"}) const {
+    return Call{std::move(method), std::move(url), std::move(body), std::move(headers), ca_file_};
+  }
   Call Post(std::string body, std::string content_type = "application/json") const {
-    return Call{"POST", Authed(), std::move(body), {"Content-Type: " + content_type}, ca_file_};
+    return C("POST", Authed(), std::move(body), {"Content-Type: " + content_type});
   }
   // The value of one series in the registry's text, e.g.
   // cmkwatch_eventgrid_deliveries_refused_total{endpoint="eg-test",reason="unauthorized"}.
@@ -244,7 +170,7 @@ class EventGridSourceTest : public ::testing::Test {
 TEST_F(EventGridSourceTest, EventGridValidationHandshakeEchoesTheCode) {
   StartSource();
   const Reply r = Http(Post(Fixture("eventgrid/subscription_validation.json")));
-  ASSERT_EQ(r.code, CURLE_OK);
+  ASSERT_EQ(r.curl_code, 0);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(nlohmann::json::parse(r.body), nlohmann::json({{"validationResponse", "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}}));
   EXPECT_TRUE(sink_.Events().empty());
@@ -252,24 +178,24 @@ TEST_F(EventGridSourceTest, EventGridValidationHandshakeEchoesTheCode) {
 
   // Without the secret the handshake fails: nobody can subscribe a topic
   // to this endpoint by guessing its address.
-  const Reply anon = Http(Call{"POST", Url(), Fixture("eventgrid/subscription_validation.json")});
+  const Reply anon = Http(C("POST", Url(), Fixture("eventgrid/subscription_validation.json")));
   EXPECT_EQ(anon.status, 401);
   EXPECT_EQ(anon.body.find("512d38b6"), std::string::npos);
 }
 
 TEST_F(EventGridSourceTest, CloudEventsOptionsHandshake) {
   StartSource();
-  Reply r = Http(Call{"OPTIONS", Authed(), "", {"WebHook-Request-Origin: eventgrid.azure.net", "WebHook-Request-Rate: 120"}});
-  ASSERT_EQ(r.code, CURLE_OK);
+  Reply r = Http(C("OPTIONS", Authed(), "", {"WebHook-Request-Origin: eventgrid.azure.net", "WebHook-Request-Rate: 120"}));
+  ASSERT_EQ(r.curl_code, 0);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("WebHook-Allowed-Origin"), "eventgrid.azure.net");
   EXPECT_EQ(r.Header("WebHook-Allowed-Rate"), "*");
   EXPECT_NE(r.Header("Allow").find("POST"), std::string::npos);
 
-  r = Http(Call{"OPTIONS", Authed(), "", {}});
+  r = Http(C("OPTIONS", Authed(), "", {}));
   EXPECT_EQ(r.status, 400) << "no WebHook-Request-Origin";
   EXPECT_EQ(r.Header("WebHook-Allowed-Origin"), "");
-  r = Http(Call{"OPTIONS", Url(), "", {"WebHook-Request-Origin: eventgrid.azure.net"}});
+  r = Http(C("OPTIONS", Url(), "", {"WebHook-Request-Origin: eventgrid.azure.net"}));
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.Header("WebHook-Allowed-Origin"), "");
   EXPECT_EQ(Metric("cmkwatch_eventgrid_handshakes_total{endpoint=\"eg-test\",kind=\"cloudevents\"}"), 1);
@@ -279,10 +205,10 @@ TEST_F(EventGridSourceTest, CloudEventsHandshakeRefusesOriginsNotAllowed) {
   options_.allowed_origins = {"eventgrid.azure.net"};
   options_.allowed_rate = "600";
   StartSource();
-  Reply r = Http(Call{"OPTIONS", Authed(), "", {"WebHook-Request-Origin: attacker.example.com"}});
+  Reply r = Http(C("OPTIONS", Authed(), "", {"WebHook-Request-Origin: attacker.example.com"}));
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.Header("WebHook-Allowed-Origin"), "");
-  r = Http(Call{"OPTIONS", Authed(), "", {"WebHook-Request-Origin: EventGrid.Azure.net"}});
+  r = Http(C("OPTIONS", Authed(), "", {"WebHook-Request-Origin: EventGrid.Azure.net"}));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("WebHook-Allowed-Rate"), "600");
   EXPECT_EQ(Refused("origin_not_allowed"), 1);
@@ -292,7 +218,7 @@ TEST_F(EventGridSourceTest, BatchedEventGridDeliveryIsSpooledBeforeThe200) {
   StartSource();
   const std::string batch = Fixture("eventgrid/keyvault_batch_eventgrid_schema.json");
   const Reply r = Http(Post(batch));
-  ASSERT_EQ(r.code, CURLE_OK);
+  ASSERT_EQ(r.curl_code, 0);
   EXPECT_EQ(r.status, 200);
   // The answer came after the sink took the batch, so it is there now.
   const auto events = sink_.Events();
@@ -302,7 +228,7 @@ TEST_F(EventGridSourceTest, BatchedEventGridDeliveryIsSpooledBeforeThe200) {
                                                      "6f1a2b3c-0004-4a5b-8c9d-0e1f2a3b4c5d"}));
   EXPECT_EQ(sink_.Batches(), 1u) << "one delivery, one batch";
   ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events[0].source, Source::kEventGrid);
+  EXPECT_EQ(events[0].source, cmkwatch::Source::kEventGrid);
   EXPECT_EQ(events[0].operation, "Microsoft.KeyVault.KeyNewVersionCreated");
   EXPECT_TRUE(sink_.Quarantined().empty());
   EXPECT_EQ(Metric("cmkwatch_eventgrid_deliveries_accepted_total{endpoint=\"eg-test\"}"), 1);
@@ -343,13 +269,13 @@ TEST_F(EventGridSourceTest, WrongOrMissingSecretIs401AndNothingIsSpooled) {
   const std::string batch = Fixture("eventgrid/keyvault_batch_eventgrid_schema.json");
   std::string wrong = secret_;
   wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
-  for (const Call& c : {Call{"POST", Url(), batch},                                 // none
-                        Call{"POST", Url("access_token=" + wrong), batch},          // wrong in the query
-                        Call{"POST", Url("access_token=" + secret_.substr(1)), batch},  // a prefix of it
-                        Call{"POST", Url("access_token="), batch},
-                        Call{"POST", Url(), batch, {"X-Cmkwatch-Secret: " + wrong}},  // wrong header
+  for (const Call& c : {C("POST", Url(), batch),                                 // none
+                        C("POST", Url("access_token=" + wrong), batch),          // wrong in the query
+                        C("POST", Url("access_token=" + secret_.substr(1)), batch),  // a prefix of it
+                        C("POST", Url("access_token="), batch),
+                        C("POST", Url(), batch, {"X-Cmkwatch-Secret: " + wrong}),  // wrong header
                         // Every copy presented must match.
-                        Call{"POST", Url("access_token=" + secret_), batch, {"X-Cmkwatch-Secret: " + wrong}}}) {
+                        C("POST", Url("access_token=" + secret_), batch, {"X-Cmkwatch-Secret: " + wrong})}) {
     const Reply r = Http(c);
     EXPECT_EQ(r.status, 401) << c.url;
     EXPECT_EQ(r.body.find(secret_), std::string::npos);
@@ -359,11 +285,11 @@ TEST_F(EventGridSourceTest, WrongOrMissingSecretIs401AndNothingIsSpooled) {
   EXPECT_EQ(Refused("unauthorized"), 6);
 
   // The header alone, and the query with percent-escapes, are enough.
-  Reply r = Http(Call{"POST", Url(), batch, {"Content-Type: application/json", "X-Cmkwatch-Secret: " + secret_}});
+  Reply r = Http(C("POST", Url(), batch, {"Content-Type: application/json", "X-Cmkwatch-Secret: " + secret_}));
   EXPECT_EQ(r.status, 200);
   std::string escaped;
   for (char c : secret_) escaped += "%" + std::string(1, "0123456789ABCDEF"[c >> 4]) + "0123456789ABCDEF"[c & 15];
-  r = Http(Call{"POST", Url("x=1&access_token=" + escaped), batch});
+  r = Http(C("POST", Url("x=1&access_token=" + escaped), batch));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(sink_.Events().size(), 8u);
 }
@@ -373,9 +299,11 @@ TEST_F(EventGridSourceTest, AuthorizationBearerHeader) {
   options_.secret_header = "Authorization";
   StartSource();
   const std::string batch = Fixture("eventgrid/keyvault_batch_eventgrid_schema.json");
-  EXPECT_EQ(Http(Call{"POST", Url(), batch, {"Authorization: Bearer " + secret_}}).status, 200);
-  EXPECT_EQ(Http(Call{"POST", Url(), batch, {"Authorization: " + secret_}}).status, 401) << "the scheme is required";
-  EXPECT_EQ(Http(Call{"POST", Url("access_token=" + secret_), batch}).status, 401) << "the query is switched off";
+  const std::string json = "Content-Type: application/json";
+  EXPECT_EQ(Http(C("POST", Url(), batch, {json, "Authorization: Bearer " + secret_})).status, 200);
+  EXPECT_EQ(Http(C("POST", Url(), batch, {json, "Authorization: bearer  " + secret_})).status, 200);
+  EXPECT_EQ(Http(C("POST", Url(), batch, {json, "Authorization: " + secret_})).status, 401) << "the scheme is required";
+  EXPECT_EQ(Http(C("POST", Url("access_token=" + secret_), batch)).status, 401) << "the query is switched off";
 }
 
 TEST_F(EventGridSourceTest, OversizedBodyIs413AndRecorded) {
@@ -383,7 +311,7 @@ TEST_F(EventGridSourceTest, OversizedBodyIs413AndRecorded) {
   StartSource();
   const std::string big = "[" + std::string(8000, ' ') + "]";
   Reply r = Http(Post(big));
-  ASSERT_EQ(r.code, CURLE_OK);
+  ASSERT_EQ(r.curl_code, 0);
   EXPECT_EQ(r.status, 413);
   const auto q = sink_.Quarantined();
   ASSERT_EQ(q.size(), 1u);
@@ -393,7 +321,7 @@ TEST_F(EventGridSourceTest, OversizedBodyIs413AndRecorded) {
   EXPECT_EQ(Refused("too_large"), 1);
 
   // Unauthenticated: refused for the secret first, and not recorded.
-  r = Http(Call{"POST", Url(), big});
+  r = Http(C("POST", Url(), big));
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(sink_.Quarantined().size(), 1u);
   // Just under the cap is fine.
@@ -489,8 +417,8 @@ TEST_F(EventGridSourceTest, FullSpoolAnswers503WithRetryAfterAndAcceptsOnceThere
 
 TEST_F(EventGridSourceTest, PathsAndMethods) {
   StartSource();
-  EXPECT_EQ(Http(Call{"POST", "http://127.0.0.1:" + std::to_string(source_->port()) + "/other?access_token=" + secret_, "[]"}).status, 404);
-  const Reply get = Http(Call{"GET", Authed(), "", {}});
+  EXPECT_EQ(Http(C("POST", "http://127.0.0.1:" + std::to_string(source_->port()) + "/other?access_token=" + secret_, "[]")).status, 404);
+  const Reply get = Http(C("GET", Authed(), "", {}));
   EXPECT_EQ(get.status, 405);
   EXPECT_EQ(get.Header("Allow"), "POST, OPTIONS");
   EXPECT_EQ(Http(Post("[]")).status, 200) << "an empty delivery is fine";
@@ -501,11 +429,11 @@ TEST_F(EventGridSourceTest, PathsAndMethods) {
 
 TEST_F(EventGridSourceTest, KeepAliveServesSeveralDeliveriesOnOneConnection) {
   StartSource();
-  CurlPtr handle(curl_easy_init());
+  test::CurlHandle handle;
   const std::string batch = Fixture("eventgrid/keyvault_batch_eventgrid_schema.json");
   long connections = 0;
   for (int i = 0; i < 5; ++i) {
-    const Reply r = Http(Post(batch), handle.get());
+    const Reply r = Http(Post(batch), &handle);
     EXPECT_EQ(r.status, 200);
     connections += r.new_connections;
   }
@@ -515,7 +443,7 @@ TEST_F(EventGridSourceTest, KeepAliveServesSeveralDeliveriesOnOneConnection) {
   Call big = Post("[" + std::string(200'000, ' ') + batch.substr(1));
   big.headers.push_back("Expect: 100-continue");
   const auto t0 = Clock::now();
-  EXPECT_EQ(Http(big, handle.get()).status, 200);
+  EXPECT_EQ(Http(big, &handle).status, 200);
   EXPECT_LT(Clock::now() - t0, 900ms);
   EXPECT_EQ(sink_.Events().size(), 24u);
 }
@@ -573,12 +501,12 @@ TEST_F(EventGridSourceTest, TlsWithATestCertificate) {
   options_.tls_key_file = cert.key_file.string();
   ca_file_ = cert.ca_file.string();
   StartSource();
-  CurlPtr handle(curl_easy_init());
+  test::CurlHandle handle;
   const std::string batch = Fixture("eventgrid/keyvault_batch_eventgrid_schema.json");
-  Reply r = Http(Post(batch), handle.get());
-  ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+  Reply r = Http(Post(batch), &handle);
+  ASSERT_EQ(r.curl_code, 0) << r.curl_error;
   EXPECT_EQ(r.status, 200);
-  r = Http(Post(Fixture("eventgrid/subscription_validation.json")), handle.get());
+  r = Http(Post(Fixture("eventgrid/subscription_validation.json")), &handle);
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("512d38b6-c7b8-40c8-89fe-f46f9e9622b6"), std::string::npos);
   EXPECT_EQ(r.new_connections, 0) << "one TLS session for both";
@@ -586,10 +514,12 @@ TEST_F(EventGridSourceTest, TlsWithATestCertificate) {
 
   // Plain HTTP to the TLS port gets nowhere, and a client that does not
   // trust the CA refuses the server.
-  r = Http(Call{"POST", "http://127.0.0.1:" + std::to_string(source_->port()) + "/eventgrid?access_token=" + secret_, batch});
+  r = Http(C("POST", "http://127.0.0.1:" + std::to_string(source_->port()) + "/eventgrid?access_token=" + secret_, batch));
   EXPECT_NE(r.status, 200);
-  r = Http(Call{"POST", Authed(), batch, {}, ""});
-  EXPECT_NE(r.code, CURLE_OK);
+  Call untrusted = C("POST", Authed(), batch);
+  untrusted.ca_file.clear();
+  r = Http(untrusted);
+  EXPECT_NE(r.curl_code, 0);
   EXPECT_EQ(sink_.Events().size(), 4u);
   StopSource();
   EXPECT_GE(source_->Stats().tls_failures, 1u);
