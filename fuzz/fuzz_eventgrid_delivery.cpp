@@ -82,8 +82,8 @@ void CheckBody(const http::Request& head, std::string_view body) {
   uint64_t last_end = 0;
   for (const BodyElement& el : *elements) {
     CMK_FUZZ_CHECK(!el.bytes.empty());
-    CMK_FUZZ_CHECK(el.bytes.data() >= body.data() && el.bytes.data() + el.bytes.size() <= body.data() + body.size());
-    CMK_FUZZ_CHECK(el.offset == static_cast<uint64_t>(el.bytes.data() - body.data()));
+    CMK_FUZZ_CHECK(el.bytes.data() >= view.data() && el.bytes.data() + el.bytes.size() <= view.data() + view.size());
+    CMK_FUZZ_CHECK(el.offset == static_cast<uint64_t>(el.bytes.data() - view.data()));
     CMK_FUZZ_CHECK(el.offset >= last_end);
     CMK_FUZZ_CHECK(!IsJsonSpace(el.bytes.front()) && !IsJsonSpace(el.bytes.back()));
     CMK_FUZZ_CHECK(el.is_object == (el.bytes.front() == '{'));
