@@ -12,8 +12,10 @@
 //    A batch not acknowledged within resend_after_ms is sent again, as are
 //    all pending batches after a restart; the analyzer deduplicates.
 //  * Back-pressure: when the spool is at its cap, sources stop reading (the
-//    source keeps the refused batch and offers it again); nothing is
-//    dropped. The collector logs when it starts and stops being blocked.
+//    source keeps the refused batch and offers it again; an Event Grid
+//    endpoint holds a refused delivery briefly, then answers it 503 so that
+//    Event Grid keeps it and retries); nothing is dropped. The collector
+//    logs when it starts and stops being blocked.
 //  * Restart: file sources resume from the checkpoints committed with the
 //    last spooled batch, so no byte is read twice or skipped.
 //
