@@ -494,6 +494,77 @@ TEST_F(EventGridSourceTest, SlowRequestsTimeOutWith408) {
   EXPECT_EQ(answer2.rfind("HTTP/1.1 411 ", 0), 0u) << answer2;
 }
 
+TEST_F(EventGridSourceTest, HeadCapAndConnectionCap) {
+  options_.max_connections = 2;
+  options_.request_timeout_ms = 400;
+  StartSource();
+  // A head over 8 KiB: 431, before any of it is used.
+  const int big = ConnectLoopback(source_->port());
+  const std::string head = "POST /eventgrid?access_token=" + secret_ + " HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                           std::string(9000, 'a') + "\r\n\r\n";
+  ASSERT_GT(::send(big, head.data(), head.size(), MSG_NOSIGNAL), 0);
+  const std::string answer = ReadAll(big);
+  ::close(big);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 431 ", 0), 0u) << answer.substr(0, 80);
+  EXPECT_EQ(Refused("header_too_large"), 1);
+
+  // Two silent clients take both slots; a third request waits in the
+  // backlog until the silent ones are cut off at their deadline, then is
+  // served.
+  const int idle1 = ConnectLoopback(source_->port());
+  const int idle2 = ConnectLoopback(source_->port());
+  std::this_thread::sleep_for(100ms);  // both accepted
+  const auto t0 = Clock::now();
+  const Reply r = Http(Post(Fixture("eventgrid/keyvault_batch_eventgrid_schema.json")));
+  const auto waited = Clock::now() - t0;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_GE(waited, 150ms) << "served only once a slot freed";
+  EXPECT_LT(waited, 3s);
+  EXPECT_LE(Metric("cmkwatch_eventgrid_connections_open{endpoint=\"eg-test\"}"), 2);
+  ::close(idle1);
+  ::close(idle2);
+}
+
+TEST_F(EventGridSourceTest, WhileOneDeliveryIsHeldOthersAre503AtOnce) {
+  options_.backpressure_hold_ms = 1500;
+  StartSource();
+  const std::string batch = Fixture("eventgrid/keyvault_batch_eventgrid_schema.json");
+  sink_.full.store(true);
+  Reply held;
+  std::thread first([&] { held = Http(Post(batch)); });
+  const auto deadline = Clock::now() + 2s;
+  while (sink_.refusals.load() == 0 && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  const auto t0 = Clock::now();
+  const Reply second = Http(Post(batch));
+  EXPECT_EQ(second.status, 503);
+  EXPECT_LT(Clock::now() - t0, 1000ms) << "not held behind the first";
+  // A handshake needs no spool and is answered as usual meanwhile.
+  EXPECT_EQ(Http(Post(Fixture("eventgrid/subscription_validation.json"))).status, 200);
+  sink_.full.store(false);
+  first.join();
+  EXPECT_EQ(held.status, 200) << "the held one was taken once there was room";
+  EXPECT_EQ(sink_.Events().size(), 4u);
+}
+
+TEST_F(EventGridSourceTest, StopWakesABlockedStep) {
+  EventGridSource source(options_, sink_);
+  ASSERT_TRUE(source.Setup().ok());
+  std::atomic<bool> returned{false};
+  std::thread t([&] {
+    (void)source.RunOnce(20'000);
+    returned.store(true);
+  });
+  std::this_thread::sleep_for(50ms);
+  const auto t0 = Clock::now();
+  source.Stop();
+  t.join();
+  EXPECT_TRUE(returned.load());
+  EXPECT_LT(Clock::now() - t0, 1s);
+  auto again = source.RunOnce(20'000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again) << "every later step returns at once";
+}
+
 TEST_F(EventGridSourceTest, TlsWithATestCertificate) {
   const test::TestCertificate cert = test::MakeTestCertificate(dir_ / "tls");
   ASSERT_FALSE(cert.cert_file.empty());
