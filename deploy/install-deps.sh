@@ -26,7 +26,7 @@ PACKAGES=(
   nlohmann-json3-dev   # configuration, reports, output
   zlib1g-dev           # gzip'd exports
   libxxhash-dev        # XXH3-128 event ids (header-only use)
-  libssl-dev           # SHA-256 (timeline hash chain), later TLS/HMAC
+  libssl-dev           # SHA-256 (timeline hash chain), HMAC, TLS (the Event Grid endpoint)
   libsqlite3-dev       # timeline, collector spool
   libzstd-dev          # timeline: events compressed against a trained dictionary
   libzmq3-dev          # collector → analyzer transport

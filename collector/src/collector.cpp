@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cmkwatch/collector/spool.h"
+#include "cmkwatch/common/http_server.h"
 #include "cmkwatch/common/wire.h"
 
 namespace cmkwatch::collector {
@@ -92,10 +93,14 @@ class SpoolSink final : public SourceSink {
 struct Collector::Impl {
   CollectorOptions options;
   log::Logger& logger;
+  // Before the sources, whose metric handles point into it, and before the
+  // HTTP server that renders it: destroyed after both.
+  metrics::Registry registry;
   std::unique_ptr<Spool> spool;
   std::vector<std::unique_ptr<SpoolSink>> sinks;
   std::vector<std::unique_ptr<Source>> sources;
   std::unique_ptr<transport::Client> client;
+  std::unique_ptr<http::Server> http;
 
   std::atomic<bool> stop{false};
   std::atomic<bool> blocked{false};  // sources paused by a full spool
@@ -361,6 +366,15 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
   for (const SourceConfig& sc : options.sources) {
     DirectorySourceOptions so = options.source_defaults;
     so.format = sc.format;
+    if (sc.type == SourceType::kEventGrid) {
+      // No checkpoints: the prefix only keeps the sink's keys apart.
+      impl->sinks.push_back(
+          std::make_unique<SpoolSink>(*impl->spool, KeyPrefix("eventgrid:" + sc.eventgrid.name), on_spooled));
+      impl->sources.push_back(
+          std::make_unique<EventGridSource>(sc.eventgrid, *impl->sinks.back(), &impl->registry, &logger));
+      if (Status s = impl->sources.back()->Setup(); !s.ok()) return s;
+      continue;
+    }
     if (sc.path == "-") {
       if (++stdin_sources > 1) return Status::InvalidArgument("collector: stdin ('-') can be a source only once");
       impl->sinks.push_back(std::make_unique<SpoolSink>(*impl->spool, "-", on_spooled));
@@ -383,6 +397,18 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
       return Status(s.code() == Status::Code::kNotFound ? Status::NotFound("source " + sc.path + ": " + s.message())
                                                         : s);
     }
+  }
+
+  if (!options.http.empty()) {
+    http::Options ho;
+    ho.allow_non_loopback = options.http_allow_non_loopback;
+    ho.handlers["/healthz"] = [] { return http::Response{200, "text/plain; charset=utf-8", "ok\n"}; };
+    ho.handlers["/metrics"] = [raw] {
+      return http::Response{200, std::string(metrics::Registry::kContentType), raw->registry.Render()};
+    };
+    auto server = http::Server::Start(options.http, std::move(ho));
+    if (!server.ok()) return server.status().WithContext("collector http: ");
+    impl->http = std::move(*server);
   }
 
   auto client = transport::Client::Connect(options.connect, options.link);
@@ -416,6 +442,9 @@ void Collector::Stop() {
   impl_->room.notify_all();
   impl_->spooled.notify_all();
 }
+
+metrics::Registry& Collector::metrics() { return impl_->registry; }
+uint16_t Collector::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 
 CollectorStats Collector::Stats() const {
   CollectorStats out;

@@ -51,16 +51,10 @@
 
 namespace cmkwatch::alerts {
 
-// Where a secret comes from: exactly one of the two.
-struct SecretSource {
-  std::string env;   // environment variable name
-  std::string file;  // path (resolved against the config file's directory)
-  bool empty() const { return env.empty() && file.empty(); }
-};
-// The secret's value, trailing newline trimmed. NotFound / InvalidArgument
-// naming the variable or the path, never the value; a file readable by
-// group or others, or over 16 KiB, is refused.
-Result<std::string> ReadSecret(const SecretSource& source, std::string_view what);
+// Where a secret comes from, and reading it: common's (config.h), shared
+// with the collector's Event Grid endpoint.
+using config::ReadSecret;
+using config::SecretSource;
 
 struct Route {
   Severity min_severity = Severity::kLow;
