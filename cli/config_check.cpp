@@ -53,9 +53,9 @@ Kind Guess(const std::string& path) {
   static const std::regex kTopKey(R"(^([A-Za-z_]+)\s*:)");
   static const std::set<std::string> kCollector = {"spool", "sources", "connect", "follow", "send",
                                                    "exit_when_drained", "spool_max_bytes"};
-  // Keys both daemons have (http, link, curve, log) tell nothing.
-  static const std::set<std::string> kAnalyzer = {"db", "bind", "retention_days", "timeline", "rules", "alerts",
-                                                  "http_allow_non_loopback"};
+  // Keys both daemons have (http, http_allow_non_loopback, link, curve,
+  // log) tell nothing.
+  static const std::set<std::string> kAnalyzer = {"db", "bind", "retention_days", "timeline", "rules", "alerts"};
   bool collector = false, analyzer = false;
   for (size_t n = 0; n < 10000 && std::getline(in, line); ++n) {
     std::smatch m;
