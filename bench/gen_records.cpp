@@ -24,6 +24,7 @@
 // Output depends only on the seed and the record counts: the generator is
 // our own xoshiro256** (std:: distributions differ between standard
 // libraries) and nothing iterates an unordered container.
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -286,6 +287,18 @@ struct Vault {
   std::string arm_id;  // canonical case: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>
   bool rbac = false;
   bool purge_protection = true;
+  // The vault's configuration, fixed for the run (a real estate changes it
+  // rarely): every write of the vault repeats it, except during an incident.
+  bool premium = true;
+  bool disk_encryption = false;
+  int64_t retention_days = 90;
+  bool deny = true;  // networkAcls.defaultAction
+  std::vector<std::string> ip_rules;
+  bool vnet_rule = false;
+  // Access policies (access-policy vaults): identity indexes. Every CMK
+  // identity bound to the vault has get/wrapKey/unwrapKey, as the seed
+  // requires; a few operators and pipelines have more.
+  std::vector<size_t> policies;
   std::vector<size_t> keys;
   std::vector<std::string> secrets;
   std::vector<std::string> secret_versions;
@@ -320,7 +333,7 @@ struct AiAccount {
   std::string location;
   size_t vault = 0;
   size_t key = 0;
-  size_t identity = 0;  // the user-assigned MI CMK uses, when user_assigned
+  size_t identity = 0;  // the managed identity CMK uses: user-assigned, or the account's own
   bool user_assigned = true;
   bool cmk = true;
 };
@@ -334,6 +347,7 @@ struct Estate {
   std::vector<Identity> ids;
   std::vector<AiAccount> accounts;
   std::vector<size_t> mis, sps, users;  // indexes into ids by kind
+  std::vector<size_t> cmk_accounts;     // indexes into accounts with cmk
 };
 
 constexpr const char* kLocations[] = {"westeurope", "swedencentral", "eastus2", "northeurope", "francecentral"};
@@ -480,20 +494,113 @@ Estate BuildEstate(Rng& rng) {
   }
 
   // 60 AI Foundry / Azure OpenAI accounts with CMK in one of the vaults.
+  // Placed as the seed requires (the vault's region and tenant; mostly its
+  // resource group too, as the portal wizard insists), so that a replay of
+  // the estate measures the pipeline rather than an alert storm.
+  size_t system_mis = 0;
   for (int i = 0; i < 60; ++i) {
     AiAccount a;
-    a.sub = rng.Below(e.subs.size());
-    a.rg = rng.Pick(e.subs[a.sub].resource_groups);
-    a.location = rng.Pick(kLocations);
-    a.name = std::string("aif-") + rng.Pick(kTeams) + "-" + rng.Pick(kStages) + "-" + std::to_string(i);
     a.vault = rng.Below(e.vaults.size());
-    a.key = rng.Pick(e.vaults[a.vault].keys);
-    a.user_assigned = rng.Chance(600);
-    a.identity = rng.Below(40);  // a user-assigned MI
+    const Vault& v = e.vaults[a.vault];
+    a.key = rng.Pick(v.keys);
+    a.sub = v.sub;
+    a.rg = rng.Chance(900) ? v.rg : rng.Pick(e.subs[a.sub].resource_groups);
+    a.location = v.location;
+    a.name = std::string("aif-") + rng.Pick(kTeams) + "-" + rng.Pick(kStages) + "-" + std::to_string(i);
+    // System-assigned identities are the 20 system MIs (ids 40..59), one
+    // account each; the rest use one of the 40 user-assigned MIs.
+    a.user_assigned = rng.Chance(600) || system_mis == 20;
+    a.identity = a.user_assigned ? rng.Below(40) : 40 + system_mis++;
     a.cmk = rng.Chance(900);
+    if (a.cmk) e.cmk_accounts.push_back(e.accounts.size());
     e.accounts.push_back(std::move(a));
   }
+
+  // Vault configuration: a firewall with trusted services allowed, and the
+  // access policies the bound identities need plus a few operators.
+  for (size_t vi = 0; vi < e.vaults.size(); ++vi) {
+    Vault& v = e.vaults[vi];
+    v.premium = rng.Chance(700);
+    v.disk_encryption = rng.Chance(300);
+    v.retention_days = rng.Chance(800) ? 90 : 7;
+    v.deny = rng.Chance(700);
+    const size_t ip_rules = v.deny ? rng.Below(4) : 0;
+    for (size_t i = 0; i < ip_rules; ++i) v.ip_rules.push_back(PublicIp(rng) + "/32");
+    v.vnet_rule = v.deny && rng.Chance(600);
+    if (v.rbac) continue;
+    for (const size_t ai : e.cmk_accounts) {
+      const AiAccount& a = e.accounts[ai];
+      if (a.vault == vi && std::find(v.policies.begin(), v.policies.end(), a.identity) == v.policies.end()) {
+        v.policies.push_back(a.identity);
+      }
+    }
+    v.policies.push_back(rng.Pick(e.users));
+    v.policies.push_back(rng.Pick(e.sps));
+  }
   return e;
+}
+
+// Three incidents at fixed points of the archive's time span, each fixed
+// again a little later: what a replay of the archive should find (besides
+// the estate's posture findings, e.g. vaults without purge protection).
+//   revoke  a vault write drops the access policy of one account's CMK
+//           identity (CMK005); the identity's key calls to that vault are
+//           refused until the fix (CMK006);
+//   bypass  a bound vault's firewall stops allowing trusted services (CMK007);
+//   rotate  an account's key moves to a key in another vault (CMK011).
+struct Window {
+  int64_t from = 0;
+  int64_t to = 0;
+  bool In(int64_t ticks) const { return ticks >= from && ticks < to; }
+};
+
+struct Incidents {
+  Window revoke, bypass, rotate;
+  size_t revoke_vault = 0, revoke_identity = 0;
+  size_t bypass_vault = 0;
+  size_t rotate_account = 0, rotate_key = 0;
+};
+
+Incidents PlanIncidents(Estate& e, int64_t begin, int64_t end) {
+  Incidents inc;
+  const auto at = [&](int per_mille) { return begin + (end - begin) / 1000 * per_mille; };
+  inc.revoke = {at(300), at(360)};
+  inc.bypass = {at(500), at(550)};
+  inc.rotate = {at(700), at(720)};
+  // The first CMK account in an access-policy vault loses its grant; the
+  // next one in another vault behind a firewall loses trusted services; a
+  // third, elsewhere again, is rotated across vaults.
+  size_t revoke_account = e.accounts.size();
+  for (const size_t ai : e.cmk_accounts) {
+    const AiAccount& a = e.accounts[ai];
+    if (revoke_account == e.accounts.size()) {
+      if (!e.vaults[a.vault].rbac) {
+        revoke_account = ai;
+        inc.revoke_vault = a.vault;
+        inc.revoke_identity = a.identity;
+      }
+    } else if (a.vault != inc.revoke_vault && e.vaults[a.vault].deny) {
+      inc.bypass_vault = a.vault;
+      break;
+    }
+  }
+  for (const size_t ai : e.cmk_accounts) {
+    const AiAccount& a = e.accounts[ai];
+    if (ai == revoke_account || a.vault == inc.revoke_vault || a.vault == inc.bypass_vault) continue;
+    inc.rotate_account = ai;
+    for (const Vault& v : e.vaults) {
+      if (&v - e.vaults.data() != static_cast<ptrdiff_t>(a.vault) && v.location == a.location) {
+        inc.rotate_key = v.keys.front();
+        break;
+      }
+    }
+    // Whoever moves the key grants the identity in the new vault first: the
+    // incident is the cross-vault rotation alone.
+    Vault& target = e.vaults[e.keys[inc.rotate_key].vault];
+    if (!target.rbac) target.policies.insert(target.policies.begin(), a.identity);
+    break;
+  }
+  return inc;
 }
 
 std::string VaultResourceIdUpper(const Estate& e, const Vault& v) {
@@ -619,12 +726,14 @@ void WriteKvClaims(JsonWriter& w, const Estate& e, const Identity& id) {
   w.EndObject().EndObject();
 }
 
+// Callers other than the AI accounts' CMK identities (whose calls
+// WriteKvRecord makes itself).
 const Identity& PickKvCaller(Rng& rng, const Estate& e, KvOp op) {
   const std::vector<size_t>* pool = &e.mis;
   switch (op) {
     case KvOp::kKeyUnwrap:
-    case KvOp::kKeyWrap: pool = rng.Chance(900) ? &e.mis : &e.sps; break;
-    case KvOp::kKeyGet: pool = rng.Chance(700) ? &e.mis : &e.users; break;
+    case KvOp::kKeyWrap: pool = &e.sps; break;
+    case KvOp::kKeyGet: pool = &e.users; break;
     case KvOp::kSecretGet: pool = rng.Chance(500) ? &e.sps : &e.mis; break;
     case KvOp::kVaultGet:
     case KvOp::kKeyList: pool = &e.users; break;
@@ -633,12 +742,30 @@ const Identity& PickKvCaller(Rng& rng, const Estate& e, KvOp op) {
   return e.ids[rng.Pick(*pool)];
 }
 
-void WriteKvRecord(Rng& rng, const Estate& e, int64_t ticks, std::string& out) {
+void WriteKvRecord(Rng& rng, const Estate& e, const Incidents& inc, int64_t ticks, std::string& out) {
   const KvOp op = PickKvOp(rng);
-  const Vault& vault = e.vaults[rng.Below(e.vaults.size())];
-  const Key& key = e.keys[rng.Pick(vault.keys)];
-  const Identity& caller = PickKvCaller(rng, e, op);
-  const bool forbidden = rng.Chance(8);  // ~0.8 % of requests are refused
+  // Most key traffic is the AI accounts' CMK identities wrapping and
+  // unwrapping with their own key; they are never refused, except the one
+  // whose grant the revoke incident removed.
+  const bool cmk_call =
+      (op == KvOp::kKeyUnwrap || op == KvOp::kKeyWrap) ? rng.Chance(900) : op == KvOp::kKeyGet && rng.Chance(700);
+  const AiAccount& account = e.accounts[rng.Pick(e.cmk_accounts)];
+  const Vault& vault = cmk_call ? e.vaults[account.vault] : e.vaults[rng.Below(e.vaults.size())];
+  const Key& key = cmk_call ? e.keys[account.key] : e.keys[rng.Pick(vault.keys)];
+  const Identity* other = cmk_call ? nullptr : &PickKvCaller(rng, e, op);
+  // On an access-policy vault a pipeline that uses keys is the one the
+  // vault's policies name (it would be refused otherwise).
+  if (other != nullptr && !vault.rbac && other->kind == IdKind::kServicePrincipal) {
+    other = &e.ids[vault.policies.back()];
+  }
+  const Identity& caller = cmk_call ? e.ids[account.identity] : *other;
+  // ~5 % of people's requests are refused (browsing a vault without the
+  // permission); pipelines keep their grants.
+  // The revocation takes effect once its write completes, a few seconds
+  // after the request.
+  const bool forbidden = cmk_call ? account.vault == inc.revoke_vault && account.identity == inc.revoke_identity &&
+                                        inc.revoke.In(ticks - 5 * kTicksPerSecond)
+                                  : caller.kind == IdKind::kUser && rng.Chance(50);
   const bool tls13 = rng.Chance(250);
   const char* api = rng.Chance(700) ? "7.4" : "7.5";
 
@@ -759,12 +886,25 @@ std::string IsoDate(int64_t ticks) {
   return t.substr(0, 19) + "." + t.substr(20, 7) + "Z";
 }
 
-void WriteAccessPolicies(JsonWriter& w, Rng& rng, const Estate& e, const Vault& v) {
+// The vault's state at `ticks`: its fixed configuration, changed by an
+// incident in progress.
+struct VaultState {
+  bool drop_revoked = false;  // the revoke incident's identity has no policy
+  bool bypass_none = false;   // networkAcls.bypass None
+};
+
+VaultState VaultStateAt(const Estate& e, const Incidents& inc, const Vault& v, int64_t ticks) {
+  const auto index = static_cast<size_t>(&v - e.vaults.data());
+  return {index == inc.revoke_vault && inc.revoke.In(ticks), index == inc.bypass_vault && inc.bypass.In(ticks)};
+}
+
+void WriteAccessPolicies(JsonWriter& w, const Estate& e, const Vault& v, const VaultState& state,
+                         size_t revoked_identity) {
   w.Key("accessPolicies").BeginArray();
   if (!v.rbac) {
-    const size_t n = 2 + rng.Below(4);
-    for (size_t i = 0; i < n; ++i) {
-      const Identity& id = e.ids[rng.Below(e.ids.size())];
+    for (const size_t index : v.policies) {
+      if (state.drop_revoked && index == revoked_identity) continue;
+      const Identity& id = e.ids[index];
       w.BeginObject().Field("tenantId", e.tenant).Field("objectId", id.object_id);
       w.Key("permissions").BeginObject();
       w.Key("keys").BeginArray();
@@ -787,28 +927,29 @@ void WriteAccessPolicies(JsonWriter& w, Rng& rng, const Estate& e, const Vault& 
   w.EndArray();
 }
 
-void WriteVaultProperties(JsonWriter& w, Rng& rng, const Estate& e, const Vault& v, bool response) {
+void WriteVaultProperties(JsonWriter& w, const Estate& e, const Incidents& inc, const Vault& v, int64_t ticks,
+                          bool response) {
+  const VaultState state = VaultStateAt(e, inc, v, ticks);
+  const bool deny = v.deny;
   w.Key("properties").BeginObject();
-  w.Key("sku").BeginObject().Field("family", "A").Field("name", rng.Chance(700) ? "premium" : "standard").EndObject();
+  w.Key("sku").BeginObject().Field("family", "A").Field("name", v.premium ? "premium" : "standard").EndObject();
   w.Field("tenantId", e.tenant);
-  WriteAccessPolicies(w, rng, e, v);
+  WriteAccessPolicies(w, e, v, state, inc.revoke_identity);
   w.Field("enabledForDeployment", false);
-  w.Field("enabledForDiskEncryption", rng.Chance(300));
+  w.Field("enabledForDiskEncryption", v.disk_encryption);
   w.Field("enabledForTemplateDeployment", false);
   w.Field("enableSoftDelete", true);
-  w.Field("softDeleteRetentionInDays", rng.Chance(800) ? 90 : 7);
+  w.Field("softDeleteRetentionInDays", v.retention_days);
   w.Field("enableRbacAuthorization", v.rbac);
   if (v.purge_protection) w.Field("enablePurgeProtection", true);
-  const bool deny = rng.Chance(700);
   w.Key("networkAcls").BeginObject();
-  w.Field("bypass", rng.Chance(850) ? "AzureServices" : "None");
+  w.Field("bypass", state.bypass_none ? "None" : "AzureServices");
   w.Field("defaultAction", deny ? "Deny" : "Allow");
   w.Key("ipRules").BeginArray();
-  const size_t ip_rules = deny ? rng.Below(4) : 0;
-  for (size_t i = 0; i < ip_rules; ++i) w.BeginObject().Field("value", PublicIp(rng) + "/32").EndObject();
+  for (const std::string& rule : v.ip_rules) w.BeginObject().Field("value", rule).EndObject();
   w.EndArray();
   w.Key("virtualNetworkRules").BeginArray();
-  if (deny && rng.Chance(600)) {
+  if (v.vnet_rule) {
     w.BeginObject()
         .Field("id", "/subscriptions/" + e.subs[v.sub].id + "/resourceGroups/" + v.rg +
                          "/providers/Microsoft.Network/virtualNetworks/vnet-hub/subnets/snet-private-endpoints")
@@ -825,18 +966,18 @@ void WriteVaultProperties(JsonWriter& w, Rng& rng, const Estate& e, const Vault&
   w.EndObject();
 }
 
-ArmAction MakeVaultWrite(Rng& rng, const Estate& e, const Identity& caller, int64_t ticks) {
-  const Vault& v = e.vaults[rng.Below(e.vaults.size())];
+ArmAction MakeVaultWrite(const Estate& e, const Incidents& inc, size_t vault, const Identity& caller,
+                         int64_t ticks) {
+  const Vault& v = e.vaults[vault];
   ArmAction a;
   a.op = ArmOp::kVaultWrite;
   a.resource_id = v.arm_id;
   a.action = "Microsoft.KeyVault/vaults/write";
   a.status_code = "OK";
   a.scope_for_evidence = "/subscriptions/" + e.subs[v.sub].id + "/resourceGroups/" + v.rg;
-  const uint64_t body_seed = rng.Next();
   for (int pass = 0; pass < 2; ++pass) {
-    // Request and response describe the same vault: same random choices.
-    Rng body_rng(body_seed);
+    // Request and response describe the same vault, in its state when the
+    // request was made.
     std::string& body = pass == 0 ? a.request_body : a.response_body;
     JsonWriter w(body);
     w.BeginObject();
@@ -855,16 +996,18 @@ ArmAction MakeVaultWrite(Rng& rng, const Estate& e, const Identity& caller, int6
       w.Field("lastModifiedAt", IsoDate(ticks));
       w.EndObject();
     }
-    WriteVaultProperties(w, body_rng, e, v, pass == 1);
+    WriteVaultProperties(w, e, inc, v, ticks, pass == 1);
     w.EndObject();
   }
   return a;
 }
 
-ArmAction MakeAccountWrite(Rng& rng, const Estate& e, const Identity&, int64_t) {
-  const AiAccount& acct = e.accounts[rng.Below(e.accounts.size())];
-  const Vault& v = e.vaults[acct.vault];
-  const Key& key = e.keys[acct.key];
+ArmAction MakeAccountWrite(Rng& rng, const Estate& e, const Incidents& inc, size_t account, int64_t ticks) {
+  const AiAccount& acct = e.accounts[account];
+  // The rotate incident points the account at a key in another vault.
+  const bool rotated = account == inc.rotate_account && inc.rotate.In(ticks);
+  const Key& key = e.keys[rotated ? inc.rotate_key : acct.key];
+  const Vault& v = e.vaults[key.vault];
   const Identity& mi = e.ids[acct.identity];
   ArmAction a;
   a.op = ArmOp::kAccountWrite;
@@ -873,8 +1016,6 @@ ArmAction MakeAccountWrite(Rng& rng, const Estate& e, const Identity&, int64_t) 
   a.action = "Microsoft.CognitiveServices/accounts/write";
   a.status_code = "OK";
   a.scope_for_evidence = "/subscriptions/" + e.subs[acct.sub].id + "/resourceGroups/" + acct.rg;
-  const std::string principal = Guid(rng);
-  const bool public_access = rng.Chance(300);
   for (int pass = 0; pass < 2; ++pass) {
     std::string& body = pass == 0 ? a.request_body : a.response_body;
     JsonWriter w(body);
@@ -894,13 +1035,13 @@ ArmAction MakeAccountWrite(Rng& rng, const Estate& e, const Identity&, int64_t) 
       w.EndObject().EndObject();
     } else {
       w.Field("type", "SystemAssigned");
-      if (pass == 1) w.Field("principalId", principal).Field("tenantId", e.tenant);
+      if (pass == 1) w.Field("principalId", mi.object_id).Field("tenantId", e.tenant);
     }
     w.EndObject();
     w.Key("properties").BeginObject();
     w.Field("customSubDomainName", acct.name);
-    w.Field("publicNetworkAccess", public_access ? "Enabled" : "Disabled");
-    w.Key("networkAcls").BeginObject().Field("defaultAction", public_access ? "Allow" : "Deny");
+    w.Field("publicNetworkAccess", "Disabled");
+    w.Key("networkAcls").BeginObject().Field("defaultAction", "Deny");
     w.Key("virtualNetworkRules").BeginArray().EndArray().Key("ipRules").BeginArray().EndArray().EndObject();
     w.Field("disableLocalAuth", true);
     w.Field("allowProjectManagement", true);
@@ -1151,17 +1292,23 @@ void Report(const std::filesystem::path& path, const Output& out) {
 int Run(const Options& opt) {
   std::filesystem::create_directories(opt.out);
   Rng estate_rng(opt.seed);
-  const Estate estate = BuildEstate(estate_rng);
+  Estate estate = BuildEstate(estate_rng);
+  // Both files cover the same span: the Key Vault records one every ~86 ms
+  // on average (1,000,000 of them a day), the Activity Log writes spread
+  // evenly over it (or one every ~30 s without Key Vault records).
+  const int64_t begin = DaysFromCivil(2025, 6, 2) * 86400 * kTicksPerSecond;
+  const int64_t span = opt.kv_records > 0 ? static_cast<int64_t>(opt.kv_records) * 864'000
+                                          : static_cast<int64_t>(opt.activity_records / 2 + 1) * 30 * kTicksPerSecond;
+  const Incidents incidents = PlanIncidents(estate, begin, begin + span);
 
   if (opt.kv_records > 0) {
     Rng rng(opt.seed ^ 0x6b76ULL);
     const std::filesystem::path path = opt.out / "kv_audit.jsonl";
     Output out(path);
-    // 2025-06-02T00:00:00Z, then on average one record every ~86 ms.
-    int64_t ticks = DaysFromCivil(2025, 6, 2) * 86400 * kTicksPerSecond;
+    int64_t ticks = begin;
     for (uint64_t i = 0; i < opt.kv_records; ++i) {
       ticks += static_cast<int64_t>(rng.Below(1'728'000));
-      WriteKvRecord(rng, estate, ticks, out.buffer());
+      WriteKvRecord(rng, estate, incidents, ticks, out.buffer());
       out.EndRecord();
     }
     out.Close();
@@ -1172,18 +1319,44 @@ int Run(const Options& opt) {
     Rng rng(opt.seed ^ 0x61637469ULL);
     const std::filesystem::path path = opt.out / "activity.jsonl";
     Output out(path);
-    int64_t ticks = DaysFromCivil(2025, 6, 2) * 86400 * kTicksPerSecond;
+    const uint64_t writes = opt.activity_records / 2 + 1;
+    const auto step = static_cast<uint64_t>(std::max<int64_t>(2, 2 * span / static_cast<int64_t>(writes)));
+    // The incidents' writes and their fixes, made by an operator at the
+    // window's edges (routine writes inside a window repeat the incident's
+    // state, as a real template would until someone fixes it).
+    struct Scheduled {
+      int64_t ticks;
+      ArmOp op;
+      size_t target;
+    };
+    std::vector<Scheduled> scheduled = {
+        {incidents.revoke.from, ArmOp::kVaultWrite, incidents.revoke_vault},
+        {incidents.revoke.to, ArmOp::kVaultWrite, incidents.revoke_vault},
+        {incidents.bypass.from, ArmOp::kVaultWrite, incidents.bypass_vault},
+        {incidents.bypass.to, ArmOp::kVaultWrite, incidents.bypass_vault},
+        {incidents.rotate.from, ArmOp::kAccountWrite, incidents.rotate_account},
+        {incidents.rotate.to, ArmOp::kAccountWrite, incidents.rotate_account},
+    };
+    size_t next_scheduled = 0;
+    int64_t ticks = begin;
     while (out.records() < opt.activity_records) {
-      ticks += static_cast<int64_t>(rng.Below(60 * kTicksPerSecond));
+      ticks += static_cast<int64_t>(rng.Below(step));
+      const bool incident_write = next_scheduled < scheduled.size() && scheduled[next_scheduled].ticks <= ticks;
+      const Scheduled due = incident_write ? scheduled[next_scheduled++] : Scheduled{};
+      if (incident_write) ticks = std::max(ticks, due.ticks);
       // Callers: users run most administrative writes; pipelines (service
       // principals, managed identities) the rest.
       const Identity& caller =
-          estate.ids[rng.Chance(450) ? rng.Pick(estate.users) : rng.Chance(700) ? rng.Pick(estate.sps)
-                                                                                : rng.Pick(estate.mis)];
-      const uint64_t r = rng.Below(100);
-      const ArmAction action = r < 40   ? MakeVaultWrite(rng, estate, caller, ticks)
-                               : r < 70 ? MakeAccountWrite(rng, estate, caller, ticks)
-                                        : MakeRoleAssignmentWrite(rng, estate, caller, ticks);
+          incident_write ? estate.ids[estate.users.front()]
+          : estate.ids[rng.Chance(450) ? rng.Pick(estate.users) : rng.Chance(700) ? rng.Pick(estate.sps)
+                                                                                  : rng.Pick(estate.mis)];
+      const uint64_t r = incident_write ? (due.op == ArmOp::kVaultWrite ? 0 : 50) : rng.Below(100);
+      const ArmAction action =
+          r < 40   ? MakeVaultWrite(estate, incidents, incident_write ? due.target : rng.Below(estate.vaults.size()),
+                                    caller, ticks)
+          : r < 70 ? MakeAccountWrite(rng, estate, incidents,
+                                      incident_write ? due.target : rng.Below(estate.accounts.size()), ticks)
+                   : MakeRoleAssignmentWrite(rng, estate, caller, ticks);
       const std::string correlation = Guid(rng);
       const auto duration_ms = static_cast<int64_t>(200 + rng.Below(4000));
       const uint64_t token_seed = rng.Next();

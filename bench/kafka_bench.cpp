@@ -249,7 +249,7 @@ int Run(const Options& o) {
   // of them, so the figure is the steady state, not the join.
   auto assigned = [&](int i) {
     const int port = PortOf(work / ("bench-" + std::to_string(i) + ".log"));
-    return port > 0 ? MetricSum(HttpGet(port, "/metrics"), "cmkwatch_collector_kafka_assigned_partitions") : 0.0;
+    return port > 0 ? MetricSum(HttpGet(port, "/metrics"), "cmkwatch_kafka_assigned_partitions") : 0.0;
   };
   bool stable = false;
   while (!stable && Clock::now() - g0 < std::chrono::seconds(120)) {
@@ -324,7 +324,7 @@ int Run(const Options& o) {
   double rss_c = 0;
   for (int i = 0; i < o.collectors; ++i) {
     const int port = PortOf(work / ("bench-" + std::to_string(i) + ".log"));
-    split.push_back(port > 0 ? MetricSum(HttpGet(port, "/metrics"), "cmkwatch_collector_kafka_events_total") : -1);
+    split.push_back(port > 0 ? MetricSum(HttpGet(port, "/metrics"), "cmkwatch_kafka_events_total") : -1);
     rss_c = std::max(rss_c, PeakRssMiB(collectors[static_cast<size_t>(i)]));
   }
   const double rss_a = PeakRssMiB(analyzer);

@@ -12,6 +12,14 @@
 //               time, just before its commit) minus that time gives the
 //               append → analyzer latency, reported as p50/p99/max, plus
 //               the analyzer's own receive → ack histogram (commit included).
+//   soak        latency's steady appends for a long time (bench/run_soak_bench.sh:
+//               30 minutes at 5,000 events/s), with a key deleted and
+//               recovered every second (an alert opened and resolved each
+//               time) and the analyzer's alerts going to a file and to a
+//               webhook receiver on loopback. Every --sample-every seconds
+//               it prints each daemon's RSS and open descriptors, the
+//               database size, the events stored and the append → analyzer
+//               latency p99 of that interval: nothing may grow without bound.
 //
 // Benchmarks print figures; they are not tests (bench/README.md).
 #include <fcntl.h>
@@ -45,6 +53,8 @@ struct Options {
   std::string analyzer, collector, input, work, mode = "throughput";
   double rate = 10'000;
   double seconds = 30;
+  double sample_every = 60;
+  std::string webhook_url;  // soak: the analyzer's webhook sink posts here
 };
 
 pid_t Spawn(std::vector<std::string> argv, const fs::path& log) {
@@ -146,11 +156,43 @@ struct Daemons {
   std::string db, endpoint;
 };
 
+// VmRSS (now, not the peak) in MiB.
+double RssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return 0;
+}
+
+size_t OpenFds(pid_t pid) {
+  std::error_code ec;
+  size_t n = 0;
+  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
 Daemons Start(const Options& o, const fs::path& work) {
   Daemons d;
   d.db = (work / "timeline.db").string();
   d.endpoint = "ipc://" + (work / "analyzer.sock").string();
-  d.analyzer = Spawn({o.analyzer, "--db", d.db, "--bind", d.endpoint, "--http", ""}, work / "analyzer.log");
+  if (!o.webhook_url.empty()) {
+    // The webhook's URL is a secret like any other: from a 0600 file.
+    const fs::path url = work / "webhook.url";
+    std::ofstream(url) << o.webhook_url << "\n";
+    fs::permissions(url, fs::perms::owner_read | fs::perms::owner_write);
+    std::ofstream(work / "analyzer.yaml") << "db: timeline.db\nbind: " << d.endpoint << "\nhttp: \"\"\n"
+                                         << "alerts:\n  sinks:\n"
+                                         << "    - { name: file, type: file, path: alerts.jsonl }\n"
+                                         << "    - { name: hook, type: webhook, url_file: webhook.url }\n";
+    d.analyzer = Spawn({o.analyzer, "--config", (work / "analyzer.yaml").string()}, work / "analyzer.log");
+  } else {
+    d.analyzer = Spawn({o.analyzer, "--db", d.db, "--bind", d.endpoint, "--http", ""}, work / "analyzer.log");
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   d.collector = Spawn({o.collector, "--connect", d.endpoint, "--spool", (work / "collector.spool").string(), "--id",
                        "bench", (work / "logs").string()},
@@ -270,9 +312,118 @@ int Latency(const Options& o, const fs::path& work) {
   return stored == static_cast<int64_t>(written) ? 0 : 1;
 }
 
+// The latency run's appends, kept up for a long time and sampled.
+int Soak(const Options& o, const fs::path& work) {
+  std::string tmpl;
+  {
+    std::ifstream in(o.input, std::ios::binary);
+    std::getline(in, tmpl);
+  }
+  const size_t key = tmpl.find("\"time\"");
+  const size_t op = tmpl.find("\"operationName\":\"");
+  if (key == std::string::npos || op == std::string::npos) {
+    std::fprintf(stderr, "cmkwatch-bench-pipeline: no time or operationName in the first record of %s\n",
+                 o.input.c_str());
+    return 2;
+  }
+  const size_t time_at = tmpl.find('"', tmpl.find(':', key) + 1) + 1;
+  const size_t time_len = tmpl.find('"', time_at) - time_at;
+  // The same record as a KeyDelete and a KeyRecover: CMK001 opens and
+  // resolves, so the sinks have work all along.
+  const size_t op_at = op + 17, op_len = tmpl.find('"', op + 17) - (op + 17);
+  auto with_op = [&](const char* name) {
+    std::string r = tmpl;
+    r.replace(op_at, op_len, name);
+    return r;
+  };
+  const std::string deleted = with_op("KeyDelete"), recovered = with_op("KeyRecover");
+  auto stamp_of = [&](const std::string& t) {
+    const size_t k = t.find("\"time\"");
+    const size_t at = t.find('"', t.find(':', k) + 1) + 1;
+    return std::pair<size_t, size_t>(at, t.find('"', at) - at);
+  };
+  const auto [del_at, del_len] = stamp_of(deleted);
+  const auto [rec_at, rec_len] = stamp_of(recovered);
+
+  Daemons d = Start(o, work);
+  std::ofstream out(work / "logs" / "PT1H.json", std::ios::binary | std::ios::app);
+  const auto t0 = Clock::now();
+  const auto tick = std::chrono::milliseconds(10);
+  uint64_t written = 0, keyops = 0;
+  double next_sample = 0;
+  int64_t last_rowid = 0;
+  std::printf("soak: %.0f events/s for %.0f s, sampled every %.0f s\n", o.rate, o.seconds, o.sample_every);
+  std::printf("%8s %12s %12s %8s %8s %10s %12s %10s\n", "t_s", "analyzer_MiB", "collector_MiB", "a_fds", "c_fds",
+              "db_MB", "stored", "p99_ms");
+  for (auto next = t0;; next += tick) {
+    std::this_thread::sleep_until(next);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (elapsed >= next_sample) {
+      Db db(d.db);
+      std::vector<int64_t> lat;
+      int64_t stored = 0;
+      if (sqlite3* h = nullptr; sqlite3_open_v2(d.db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_busy_timeout(h, 5000);
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(h, "SELECT rowid, received_ns - time_ns FROM events WHERE rowid > ?", -1, &st,
+                               nullptr) == SQLITE_OK) {
+          sqlite3_bind_int64(st, 1, last_rowid);
+          while (sqlite3_step(st) == SQLITE_ROW) {
+            last_rowid = sqlite3_column_int64(st, 0);
+            lat.push_back(sqlite3_column_int64(st, 1));
+          }
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+      }
+      stored = db.Count();
+      std::sort(lat.begin(), lat.end());
+      const double p99 = lat.empty() ? 0 : static_cast<double>(lat[lat.size() * 99 / 100]) / 1e6;
+      std::printf("%8.0f %12.1f %12.1f %8zu %8zu %10.1f %12lld %10.1f\n", elapsed, RssMiB(d.analyzer),
+                  RssMiB(d.collector), OpenFds(d.analyzer), OpenFds(d.collector),
+                  static_cast<double>(FileBytes(d.db)) / 1e6, static_cast<long long>(stored), p99);
+      std::fflush(stdout);
+      next_sample += o.sample_every;
+    }
+    if (elapsed >= o.seconds) break;
+    const auto due = static_cast<uint64_t>(elapsed * o.rate);
+    std::string chunk;
+    for (; written < due; ++written) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      chunk += Stamp(tmpl, time_at, time_len, written, now);
+      chunk += '\n';
+    }
+    if (static_cast<uint64_t>(elapsed) >= keyops) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      const bool del = keyops % 2 == 0;
+      chunk += Stamp(del ? deleted : recovered, del ? del_at : rec_at, del ? del_len : rec_len,
+                     (uint64_t{1} << 40) + keyops, now);
+      chunk += '\n';
+      ++keyops;
+      ++written;
+    }
+    out << chunk;
+    out.flush();
+  }
+  const int64_t stored = WaitForCount(d.db, static_cast<int64_t>(written), std::chrono::seconds(300));
+  const double peak_a = PeakRssMiB(d.analyzer), peak_c = PeakRssMiB(d.collector);
+  StopAndWait(d.collector);
+  StopAndWait(d.analyzer);
+  std::printf("soak: %llu written (%llu key deletions/recoveries), %lld stored; peak RSS analyzer %.1f MiB, "
+              "collector %.1f MiB\n",
+              static_cast<unsigned long long>(written), static_cast<unsigned long long>(keyops),
+              static_cast<long long>(stored), peak_a, peak_c);
+  return stored == static_cast<int64_t>(written) ? 0 : 1;
+}
+
 constexpr const char* kUsage =
     "usage: cmkwatch-bench-pipeline --analyzer BIN --collector BIN --input FILE --work DIR\n"
-    "                               [--mode throughput|latency] [--rate N] [--seconds S]\n";
+    "                               [--mode throughput|latency|soak] [--rate N] [--seconds S]\n"
+    "                               [--sample-every S] [--webhook-url URL]\n";
 
 }  // namespace
 
@@ -288,6 +439,8 @@ int main(int argc, char** argv) {
     else if (a == "--mode") o.mode = v;
     else if (a == "--rate") o.rate = std::strtod(v, nullptr);
     else if (a == "--seconds") o.seconds = std::strtod(v, nullptr);
+    else if (a == "--sample-every") o.sample_every = std::strtod(v, nullptr);
+    else if (a == "--webhook-url") o.webhook_url = v;
     else {
       std::fputs(kUsage, stderr);
       return 2;
@@ -302,6 +455,7 @@ int main(int argc, char** argv) {
   fs::create_directories(work / "logs");
   if (o.mode == "throughput") return Throughput(o, work);
   if (o.mode == "latency") return Latency(o, work);
+  if (o.mode == "soak") return Soak(o, work);
   std::fputs(kUsage, stderr);
   return 2;
 }

@@ -48,8 +48,10 @@ rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$w
 db_bytes=$(stat -c %s "$work/replay.db")
 [ -f "$work/replay.db-wal" ] && db_bytes=$((db_bytes + $(stat -c %s "$work/replay.db-wal")))
 
-# 2. jq: the sensitive operations only, no state, no storage
-filter='select((.operationName | type) == "string" and (.operationName | test("^(Key(Delete|Purge|Update|Rotate|Import|Restore|Recover|Create)|Vault(Delete|Put|Patch)|SetAccessPolicy|.*/(WRITE|DELETE|ACTION))$"; "i")))'
+# 2. jq: the sensitive operations only, no state, no storage. The filter is
+# written for speed (exact names, then a suffix test on the upper-cased
+# ARM operation): a regular expression over operationName made jq 2x slower.
+filter='(.operationName | strings) as $o | select(($o | IN("KeyDelete", "KeyPurge", "KeyUpdate", "KeyRotate", "KeyImport", "KeyRestore", "KeyRecover", "KeyCreate", "VaultDelete", "VaultPut", "VaultPatch", "SetAccessPolicy")) or ($o | ascii_upcase | (endswith("/WRITE") or endswith("/DELETE") or endswith("/ACTION"))))'
 t0=$(now)
 jq -c "$filter" "$work/gen/kv_audit.jsonl" "$work/gen/activity.jsonl" > "$work/jq.out"
 t1=$(now)
@@ -88,5 +90,6 @@ print(f"sqlite3  {ss:8.2f} s  {s:10.0f} records/s  database {sb/1e6:.0f} MB = {s
 print(f"ratios: replay/jq {r/j:.2f} (goal >= 2), replay/sqlite3 {r/s:.2f} (goal >= 3), "
       f"db {db/inb:.2f}x (goal <= 0.5), RSS {rss/1024:.0f} MiB (goal < 512)")
 PY
+grep -E '^replay: (took|[0-9]+ alerts)' "$work/replay.out"
 tail -n 3 "$work/replay.out"
 rm -rf "$work/gen" "$work"/sqlite.db*

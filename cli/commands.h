@@ -21,6 +21,8 @@ inline constexpr int kExitQuarantined = 3;
 inline constexpr int kExitVerifyFailed = 4;  // `verify`: a chain is broken
 
 int Alerts(const std::vector<std::string_view>& args);
+int Backup(const std::vector<std::string_view>& args);
+int Config(const std::vector<std::string_view>& args);
 int Inspect(const std::vector<std::string_view>& args);
 int Inventory(const std::vector<std::string_view>& args);
 int Keygen(const std::vector<std::string_view>& args);

@@ -17,6 +17,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"alerts", cmkwatch::cli::Alerts, "print the alerts the rules raised (table or JSON Lines)"},
+    {"backup", cmkwatch::cli::Backup, "copy a timeline database while the analyzer runs (SQLite online backup)"},
+    {"config", cmkwatch::cli::Config, "check an analyzer or collector configuration file (config check FILE)"},
     {"inspect", cmkwatch::cli::Inspect, "parse Azure log files and print normalized events as JSON Lines"},
     {"inventory", cmkwatch::cli::Inventory, "import ARM snapshots (az ... show) so the rules know the estate"},
     {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},

@@ -11,11 +11,15 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -110,8 +114,10 @@ Result<std::string> Sha256File(const std::string& path, uint64_t* bytes) {
 class Progress {
  public:
   Progress(bool enabled, uint64_t total_bytes) : enabled_(enabled), total_(total_bytes), start_(Clock::now()) {}
+  // Callable from any thread.
   void Update(const char* phase, uint64_t bytes, uint64_t events, bool force = false) {
     if (!enabled_) return;
+    std::lock_guard lock(mu_);
     const auto now = Clock::now();
     if (!force && now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;
@@ -132,6 +138,7 @@ class Progress {
 
  private:
   using Clock = std::chrono::steady_clock;
+  std::mutex mu_;
   bool enabled_;
   uint64_t total_;
   Clock::time_point start_, last_{};
@@ -347,35 +354,113 @@ class Judge : public analyzer::StoredEventsHook {
   uint64_t stored_ = 0, stored_batches_ = 0;
 };
 
+// One reading thread's handler: events into the shared sorter (under its
+// lock), quarantine entries kept apart until every thread is done.
 class Collect : public collector::RecordHandler {
  public:
-  Collect(EventSorter& sorter, ReportData& report, std::vector<QuarantineEntry>& quarantine, int64_t since,
-          int64_t until) :
-      sorter_(sorter), report_(report), quarantine_(quarantine), since_(since), until_(until) {}
+  Collect(EventSorter& sorter, std::mutex& sorter_mu, int64_t since, int64_t until) :
+      sorter_(sorter), sorter_mu_(sorter_mu), since_(since), until_(until) {}
   void OnEvent(Event&& event, const collector::RecordLocation&) override {
     ++records_;
     if (event.time < since_ || event.time >= until_) {
       ++filtered_;
       return;
     }
+    std::lock_guard lock(sorter_mu_);
     if (Status st = sorter_.Add(std::move(event)); !st.ok() && error_.ok()) error_ = st;
   }
   void OnQuarantine(collector::Quarantined&& q) override {
     ++records_;
-    report_.OnQuarantine(q);
     quarantine_.push_back(std::move(q));
   }
   uint64_t records() const { return records_; }
   uint64_t filtered() const { return filtered_; }
   const Status& error() const { return error_; }
+  std::vector<QuarantineEntry>& quarantine() { return quarantine_; }
 
  private:
   EventSorter& sorter_;
-  ReportData& report_;
-  std::vector<QuarantineEntry>& quarantine_;
+  std::mutex& sorter_mu_;
+  std::vector<QuarantineEntry> quarantine_;
   int64_t since_, until_;
   uint64_t records_ = 0, filtered_ = 0;
   Status error_;
+};
+
+// Batches drained from the sorter, with each event's canonical encoding,
+// handed from the draining thread to the storing one. Bounded: the drain
+// runs at most `capacity` batches ahead.
+struct PreparedBatch {
+  wire::Batch batch;
+  std::vector<std::string> encoded;
+  // Set when the draining thread judged the batch already (see below):
+  // the alert changes its events make, and those of the rules' clock
+  // after it.
+  bool judged = false;
+  std::vector<AlertChange> changes, ticked;
+};
+
+// The timeline's hook for a batch judged ahead: hands over its changes.
+class Judged : public analyzer::StoredEventsHook {
+ public:
+  explicit Judged(std::vector<AlertChange>& changes) : changes_(changes) {}
+  std::vector<AlertChange> OnStored(const std::vector<const Event*>& events) override {
+    stored_ += events.size();
+    return std::move(changes_);
+  }
+  uint64_t stored() const { return stored_; }
+
+ private:
+  std::vector<AlertChange>& changes_;
+  uint64_t stored_ = 0;
+};
+
+class BatchQueue {
+ public:
+  explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
+  // False once the consumer cancelled: the producer stops.
+  bool Push(PreparedBatch&& b) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return cancelled_ || queue_.size() < capacity_; });
+    if (cancelled_) return false;
+    queue_.push_back(std::move(b));
+    not_empty_.notify_one();
+    return true;
+  }
+  // The producer is done; `status` says whether it finished or failed.
+  void Close(Status status) {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    status_ = std::move(status);
+    not_empty_.notify_all();
+  }
+  void Cancel() {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    not_full_.notify_all();
+  }
+  // The next batch, or nothing once the producer closed and all are taken.
+  std::optional<PreparedBatch> Pop() {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    PreparedBatch b = std::move(queue_.front());
+    queue_.pop_front();
+    not_full_.notify_one();
+    return b;
+  }
+  Status status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<PreparedBatch> queue_;
+  size_t capacity_;
+  bool closed_ = false, cancelled_ = false;
+  Status status_;
 };
 
 Status WriteFile(const std::string& path, const std::string& text) {
@@ -526,6 +611,20 @@ int Replay(const std::vector<std::string_view>& args) {
   }
   if (deliver && !alerts_config) return UsageError("--deliver needs --config with an alerts: section naming the sinks");
 
+  // Where the time went, for the summary: operators size archives and
+  // machines by it.
+  struct Phase {
+    const char* name;
+    double seconds;
+  };
+  std::vector<Phase> phases;
+  auto phase_start = std::chrono::steady_clock::now();
+  auto end_phase = [&](const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    phases.push_back({name, std::chrono::duration<double>(now - phase_start).count()});
+    phase_start = now;
+  };
+
   // Inputs, each hashed for the report.
   struct Input {
     std::string path;
@@ -546,16 +645,16 @@ int Replay(const std::vector<std::string_view>& args) {
   }
   uint64_t total_bytes = 0;
   for (Input& in : inputs) {
-    auto h = Sha256File(in.path, &in.bytes);
-    if (!h.ok()) {
-      std::fprintf(stderr, "cmkwatch replay: %s\n", ForTerminal(h.status().message()).c_str());
-      return kExitIoError;
-    }
-    in.sha256 = std::move(*h);
-    total_bytes += in.bytes;
+    std::error_code ec;
+    const auto size = fs::file_size(in.path, ec);
+    if (!ec) total_bytes += size;
   }
 
-  auto timeline = analyzer::Timeline::Open(db_path, {});
+  // Replay can be run again from its inputs, so its commits need not each
+  // reach the disk (Checkpoint at the end syncs everything).
+  analyzer::TimelineOptions timeline_options;
+  timeline_options.durable_commits = false;
+  auto timeline = analyzer::Timeline::Open(db_path, timeline_options);
   if (!timeline.ok()) {
     std::fprintf(stderr, "cmkwatch replay: %s\n", timeline.status().message().c_str());
     return kExitIoError;
@@ -578,79 +677,210 @@ int Replay(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "cmkwatch replay: %s\n", st.message().c_str());
     return kExitIoError;
   }
+  if (already > 0) end_phase("loading the database's events");
 
+  // Reading: the files are hashed (for the report) and parsed by a few
+  // threads, one file at a time each, into one sorter. The sorter's order
+  // is total, so which thread read what changes nothing downstream; the
+  // quarantine is put in (file, offset) order afterwards for the same reason.
   const bool tty = progress_flag && ::isatty(STDERR_FILENO) == 1;
   Progress progress(tty, total_bytes);
   ReportData report;
-  std::vector<QuarantineEntry> quarantine;
   const fs::path spill_parent = fs::absolute(db_path).parent_path();
   EventSorter sorter(spill_parent, memory_mib << 20);
-  Collect collect(sorter, report, quarantine, since.value_or(INT64_MIN), until.value_or(INT64_MAX));
-  uint64_t read_bytes = 0;
+  std::mutex sorter_mu;
+  const size_t readers =
+      std::max<size_t>(1, std::min<size_t>({inputs.size(), std::max(1u, std::thread::hardware_concurrency()), 4}));
+  std::vector<std::unique_ptr<Collect>> collects;
+  for (size_t i = 0; i < readers; ++i) {
+    collects.push_back(
+        std::make_unique<Collect>(sorter, sorter_mu, since.value_or(INT64_MIN), until.value_or(INT64_MAX)));
+  }
+  std::atomic<size_t> next_input{0};
+  std::atomic<uint64_t> read_bytes{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::string> errors(inputs.size());  // per input, printed in input order
+  std::vector<bool> fatal(inputs.size(), false);
+  auto read_files = [&](Collect& collect) {
+    for (size_t i; !failed && (i = next_input++) < inputs.size();) {
+      Input& in = inputs[i];
+      auto h = Sha256File(in.path, &in.bytes);
+      if (!h.ok()) {
+        errors[i] = ForTerminal(h.status().message());
+        fatal[i] = true;
+        failed = true;
+        return;
+      }
+      in.sha256 = std::move(*h);
+      collector::ReadOptions options;
+      if (in.inventory) options.format = collector::Format::kArm;
+      collector::ReadStats stats;
+      if (Status st = collector::ReadPath(in.path, options, collect, stats); !st.ok()) {
+        errors[i] = ForTerminal(st.message());
+      }
+      if (!collect.error().ok()) {
+        errors[i] = collect.error().message();
+        fatal[i] = true;
+        failed = true;
+        return;
+      }
+      read_bytes += in.bytes;
+      uint64_t added;
+      {
+        std::lock_guard lock(sorter_mu);
+        added = sorter.added();
+      }
+      progress.Update("reading", read_bytes, added);
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < readers; ++i) threads.emplace_back(read_files, std::ref(*collects[i]));
+    read_files(*collects[0]);
+    for (std::thread& t : threads) t.join();
+  }
   bool io_error = false;
-  for (const Input& in : inputs) {
-    collector::ReadOptions options;
-    if (in.inventory) options.format = collector::Format::kArm;
-    collector::ReadStats stats;
-    if (Status st = collector::ReadPath(in.path, options, collect, stats); !st.ok()) {
-      std::fprintf(stderr, "cmkwatch replay: %s\n", ForTerminal(st.message()).c_str());
-      io_error = true;
-    }
-    if (!collect.error().ok()) {
-      std::fprintf(stderr, "cmkwatch replay: %s\n", collect.error().message().c_str());
-      return kExitIoError;
-    }
-    read_bytes += in.bytes;
-    progress.Update("reading", read_bytes, sorter.added());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (errors[i].empty()) continue;
+    std::fprintf(stderr, "cmkwatch replay: %s\n", errors[i].c_str());
+    if (fatal[i]) return kExitIoError;
+    io_error = true;
   }
   progress.Update("reading", read_bytes, sorter.added(), true);
   progress.Done();
+  uint64_t records = 0, filtered = 0;
+  std::vector<QuarantineEntry> quarantine;
+  for (auto& c : collects) {
+    records += c->records();
+    filtered += c->filtered();
+    for (QuarantineEntry& q : c->quarantine()) quarantine.push_back(std::move(q));
+  }
+  std::stable_sort(quarantine.begin(), quarantine.end(), [](const QuarantineEntry& a, const QuarantineEntry& b) {
+    return a.path != b.path ? a.path < b.path : a.offset < b.offset;
+  });
+  for (const QuarantineEntry& q : quarantine) report.OnQuarantine(q);
+  end_phase("reading and sorting");
 
-  // Store in event-time order, the rules judging each new event.
+  // Store in event-time order, the rules judging each new event. The
+  // sorter drains on its own thread a few batches ahead: merging the runs
+  // and decoding and encoding each event is a good part of the work, and
+  // storing (hashing, compressing, SQLite) keeps this one busy.
+  //
+  // Who judges: the rules may only see events the timeline newly stores.
+  // When the database held no events at the start, that is every event
+  // but repeats of an id, and repeats come out of the sorter next to each
+  // other (same time, same id): the draining thread drops them and judges
+  // the rest itself, and the changes commit with their batch as usual.
+  // Otherwise the timeline says which events are new, inside the
+  // transaction (the live analyzer's path), and the rules run there.
+  const bool judge_ahead = already == 0;
   Judge judge(engine, report);
+  uint64_t judged_stored = 0, repeats = 0;
   const uint64_t base_sequence = static_cast<uint64_t>(WallClockNs());
   uint64_t batches = 0, duplicates = 0, drained = 0;
-  wire::Batch batch;
-  constexpr size_t kBatchEvents = 5000;
+  constexpr size_t kBatchEvents = 2000;
   Progress storing(tty, sorter.added());
-  auto flush = [&]() -> Status {
+  auto store = [&](wire::Batch& batch, const std::vector<std::string_view>* bytes,
+                   PreparedBatch* ahead) -> Status {
     if (batch.events.empty() && batch.quarantined.empty()) return Status::Ok();
     batch.collector_id = "replay";
     batch.sequence = base_sequence + ++batches;
     const int64_t at = batch.events.empty() ? report.last() : batch.events.back().time;
-    auto r = (*timeline)->InsertBatches({&batch}, at, &judge);
-    if (!r.ok()) return r.status();
-    duplicates += (*r)[0].duplicates;
-    // The rules' clock is the replayed time: silence and expiry are judged
-    // as of the newest event stored so far.
-    auto ticked = engine.Tick(at);
+    std::vector<AlertChange> ticked;
+    if (ahead != nullptr && ahead->judged) {
+      Judged hook(ahead->changes);
+      auto r = (*timeline)->InsertEncodedBatches({{&batch, bytes}}, at, &hook);
+      if (!r.ok()) return r.status();
+      if ((*r)[0].duplicates > 0) {
+        // Only another writer to the same file could have stored them.
+        return Status::Internal("replay: " + std::to_string((*r)[0].duplicates) +
+                                " events were stored by someone else while replaying into " + db_path +
+                                "; replay into a database no analyzer writes to");
+      }
+      judged_stored += hook.stored();
+      ticked = std::move(ahead->ticked);
+    } else {
+      auto r = (*timeline)->InsertEncodedBatches({{&batch, bytes}}, at, &judge);
+      if (!r.ok()) return r.status();
+      duplicates += (*r)[0].duplicates;
+      // The rules' clock is the replayed time: silence and expiry are
+      // judged as of the newest event stored so far.
+      ticked = engine.Tick(at);
+    }
+    drained += batch.events.size();
     if (!ticked.empty()) CMK_RETURN_IF_ERROR((*timeline)->StoreAlertChanges(ticked, at));
-    batch.events.clear();
-    batch.quarantined.clear();
     storing.Update("storing", drained, drained);
     return Status::Ok();
   };
-  for (size_t i = 0; i < quarantine.size(); i += wire::kMaxItems) {
+  Status drain;
+  for (size_t i = 0; i < quarantine.size() && drain.ok(); i += wire::kMaxItems) {
     const size_t end = std::min(quarantine.size(), i + wire::kMaxItems);
+    wire::Batch batch;
     batch.quarantined.assign(quarantine.begin() + static_cast<ptrdiff_t>(i), quarantine.begin() + static_cast<ptrdiff_t>(end));
-    if (Status st = flush(); !st.ok()) {
-      std::fprintf(stderr, "cmkwatch replay: %s\n", st.message().c_str());
-      return kExitIoError;
-    }
+    drain = store(batch, nullptr, nullptr);
   }
-  Status drain = sorter.Drain([&](Event&& e) -> Status {
-    ++drained;
-    batch.events.push_back(std::move(e));
-    if (batch.events.size() >= kBatchEvents) return flush();
-    return Status::Ok();
-  });
-  if (drain.ok()) drain = flush();
+  if (drain.ok()) {
+    BatchQueue queue(2);
+    std::thread producer([&] {
+      PreparedBatch next;
+      std::string last_id;
+      int64_t last_time = 0;
+      // The engine and the report are this thread's while it runs (the
+      // storing thread touches them only when judge_ahead is false).
+      auto hand_over = [&]() -> bool {
+        if (judge_ahead) {
+          for (const Event& e : next.batch.events) {
+            report.OnStored(e);
+            for (AlertChange& c : engine.Process(e)) next.changes.push_back(std::move(c));
+          }
+          next.ticked = engine.Tick(next.batch.events.back().time);
+          next.judged = true;
+        }
+        if (!queue.Push(std::move(next))) return false;
+        next = PreparedBatch{};
+        return true;
+      };
+      Status st = sorter.Drain([&](Event&& e) -> Status {
+        if (judge_ahead) {
+          if (e.time == last_time && e.id == last_id) {
+            ++repeats;
+            return Status::Ok();
+          }
+          last_time = e.time;
+          last_id = e.id;
+        }
+        next.encoded.push_back(wire::EncodeEvent(e));
+        next.batch.events.push_back(std::move(e));
+        if (next.batch.events.size() < kBatchEvents) return Status::Ok();
+        return hand_over() ? Status::Ok() : Status::Internal("storing stopped");
+      });
+      if (st.ok() && !next.batch.events.empty() && !hand_over()) st = Status::Internal("storing stopped");
+      queue.Close(std::move(st));
+    });
+    std::vector<std::string_view> views;
+    while (auto b = queue.Pop()) {
+      views.assign(b->encoded.begin(), b->encoded.end());
+      drain = store(b->batch, &views, &*b);
+      if (!drain.ok()) {
+        queue.Cancel();
+        break;
+      }
+    }
+    producer.join();
+    if (drain.ok()) drain = queue.status();
+  }
+  // Repeats dropped ahead count as what the timeline would have called them.
+  duplicates += repeats;
+  drained += repeats;
+  const uint64_t stored = judge.stored() + judged_stored;
+  if (drain.ok()) drain = (*timeline)->Checkpoint();
   storing.Update("storing", drained, drained, true);
   storing.Done();
   if (!drain.ok()) {
     std::fprintf(stderr, "cmkwatch replay: %s\n", drain.message().c_str());
     return kExitIoError;
   }
+  end_phase("storing and judging");
 
   // The run hash: every chain head and every alert, each in id order.
   auto heads = (*timeline)->ChainHeads();
@@ -678,10 +908,10 @@ int Replay(const std::vector<std::string_view>& args) {
   json input = {{"files", std::move(files)},
                 {"since", since ? json(FormatTimestamp(*since)) : json(nullptr)},
                 {"until", until ? json(FormatTimestamp(*until)) : json(nullptr)}};
-  json counts = {{"records", collect.records()},
+  json counts = {{"records", records},
                  {"events", drained},
-                 {"filtered_out", collect.filtered()},
-                 {"stored", judge.stored()},
+                 {"filtered_out", filtered},
+                 {"stored", stored},
                  {"duplicates", duplicates},
                  {"already_in_database", already}};
   const json doc = report.Build(std::move(input), std::move(counts), alerts, engine, run_hash);
@@ -697,12 +927,13 @@ int Replay(const std::vector<std::string_view>& args) {
       return kExitIoError;
     }
   }
+  end_phase("reports");
 
   // The summary.
   std::printf("replay: %zu files, %.1f MB; %llu records: %llu events (%llu newly stored, %llu already there), "
               "%zu quarantined\n",
-              inputs.size(), static_cast<double>(total_bytes) / 1e6, static_cast<unsigned long long>(collect.records()),
-              static_cast<unsigned long long>(drained), static_cast<unsigned long long>(judge.stored()),
+              inputs.size(), static_cast<double>(total_bytes) / 1e6, static_cast<unsigned long long>(records),
+              static_cast<unsigned long long>(drained), static_cast<unsigned long long>(stored),
               static_cast<unsigned long long>(duplicates), quarantine.size());
   if (sorter.runs() > 0) {
     std::printf("replay: sorted in %zu runs spilled to disk (over --memory %zu MiB)\n", sorter.runs(), memory_mib);
@@ -711,6 +942,11 @@ int Replay(const std::vector<std::string_view>& args) {
     std::printf("replay: events from %s to %s\n", FormatTimestamp(report.first()).c_str(),
                 FormatTimestamp(report.last()).c_str());
   }
+  double took = 0;
+  for (const Phase& p : phases) took += p.seconds;
+  std::printf("replay: took %.1f s (", took);
+  for (size_t i = 0; i < phases.size(); ++i) std::printf("%s%s %.1f s", i ? ", " : "", phases[i].name, phases[i].seconds);
+  std::printf(")\n");
   std::map<std::string, int> by_rule;
   std::map<analyzer::Severity, int, std::greater<>> by_severity;
   for (const Alert& a : alerts) {

@@ -3,7 +3,19 @@
 # packages. Idempotent: does nothing when all are present; otherwise runs
 # `apt-get update` once and installs only what is missing. Nothing is
 # downloaded from anywhere but the configured Debian archive.
+#
+#   install-deps.sh           everything: build, tests, benchmarks
+#   install-deps.sh --build   only what a release build and its package need
+#                             (deploy/Containerfile's build stage)
 set -euo pipefail
+
+BUILD_PACKAGES=(
+  g++ cmake make pkg-config
+  libsimdjson-dev nlohmann-json3-dev zlib1g-dev libxxhash-dev libssl-dev libsqlite3-dev libzstd-dev libzmq3-dev
+  libyaml-dev libcurl4-openssl-dev
+  # cpack -G DEB: dpkg-shlibdeps computes the package's Depends
+  dpkg-dev
+)
 
 PACKAGES=(
   # toolchains: gcc 12 builds and tests; clang 14 builds too and runs
@@ -14,7 +26,7 @@ PACKAGES=(
   nlohmann-json3-dev   # configuration, reports, output
   zlib1g-dev           # gzip'd exports
   libxxhash-dev        # XXH3-128 event ids (header-only use)
-  libssl-dev           # SHA-256 (timeline hash chain), later TLS/HMAC
+  libssl-dev           # SHA-256 (timeline hash chain), HMAC, TLS (the Event Grid endpoint)
   libsqlite3-dev       # timeline, collector spool
   libzstd-dev          # timeline: events compressed against a trained dictionary
   libzmq3-dev          # collector → analyzer transport
@@ -36,7 +48,18 @@ PACKAGES=(
   # bench/run_replay_bench.sh compares replay with what users reach for
   # otherwise (jq, the sqlite3 shell) and reads peak RSS from GNU time
   jq sqlite3 time
+  # the packaging tests: cpack's Depends (dpkg-shlibdeps) and
+  # `systemd-analyze verify` of the units
+  dpkg-dev systemd
+  # promtool checks the sample alert rules and lints a live /metrics
+  prometheus
 )
+
+case "${1:-}" in
+  --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  "") ;;
+  *) echo "usage: install-deps.sh [--build]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

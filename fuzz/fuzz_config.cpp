@@ -108,10 +108,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CMK_FUZZ_CHECK(!config->collector.id.empty() && !config->collector.spool_path.empty());
     CMK_FUZZ_CHECK(!config->collector.sources.empty());
     for (const auto& src : config->collector.sources) {
-      if (src.type != cmkwatch::collector::SourceType::kKafka) {
-        CMK_FUZZ_CHECK(!src.path.empty());
-        continue;
-      }
+      if (src.type == cmkwatch::collector::SourceType::kPath) CMK_FUZZ_CHECK(!src.path.empty());
+      if (src.type != cmkwatch::collector::SourceType::kKafka) continue;
       // What the Kafka source relies on: somewhere to connect, something to
       // read, a name, and no passthrough property that overrides it or
       // holds a secret inline.

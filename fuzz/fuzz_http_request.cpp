@@ -1,10 +1,11 @@
-// The HTTP request-head parser on arbitrary bytes: never crashes, what it
-// accepts is within its bounds (a path starting with '/', at most
+// The HTTP request-head parser (behind /metrics and the Event Grid
+// endpoint) on arbitrary bytes: never crashes, what it accepts is within
+// its bounds (a path starting with '/', at most
 // kMaxHeaders headers, no CR/LF smuggled into a name or value), and writing
 // an accepted request back out and parsing it again gives the same request.
 #include <string>
 
-#include "../common/src/http_request.h"
+#include "cmkwatch/common/http_request.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -13,7 +14,8 @@ bool HasLineBreak(const std::string& s) { return s.find_first_of("\r\n") != std:
 
 bool SameRequest(const cmkwatch::http::Request& a, const cmkwatch::http::Request& b) {
   if (a.method != b.method || a.path != b.path || a.query != b.query || a.version != b.version ||
-      a.declares_body != b.declares_body || a.headers.size() != b.headers.size()) {
+      a.declares_body != b.declares_body || a.content_length != b.content_length ||
+      a.transfer_encoding != b.transfer_encoding || a.headers.size() != b.headers.size()) {
     return false;
   }
   for (size_t i = 0; i < a.headers.size(); ++i) {
@@ -44,6 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CMK_FUZZ_CHECK(total <= kMaxHeadBytes);
   if (req->version == "HTTP/1.1") CMK_FUZZ_CHECK(req->Find("host") != nullptr);
+  CMK_FUZZ_CHECK(req->declares_body == (req->transfer_encoding || req->content_length.value_or(0) > 0));
+  if (req->content_length) CMK_FUZZ_CHECK(req->Find("content-length") != nullptr);
+  // The query-parameter reader never reads past the query, whatever it holds.
+  if (auto v = QueryParameter(req->query, "access_token")) CMK_FUZZ_CHECK(v->size() <= req->query.size());
 
   // Round trip through a canonical spelling.
   std::string again = req->method + " " + req->path + (req->query.empty() ? "" : "?" + req->query) + " " +

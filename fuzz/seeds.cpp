@@ -58,6 +58,11 @@ struct Sink final : cmkwatch::collector::FramerSink {
     Write(root / "detect", bytes);
     if (auto f = cmkwatch::collector::DetectFormat(bytes); f.ok()) {
       if (const char* t = TargetOf(*f)) Write(root / t, bytes);
+      // Event Grid events also seed the push endpoint, as a one-event
+      // delivery body (mode byte 1: application/json).
+      if (*f == cmkwatch::collector::Format::kEventGrid) {
+        Write(root / "eventgrid_delivery", "\x01[" + std::string(bytes) + "]");
+      }
     }
     ++records;
   }
@@ -104,7 +109,7 @@ int main(int argc, char** argv) {
   sink.root = argv[1];
   // Every target gets a directory, even when no sample has its format.
   for (const char* t : {"activity_log", "keyvault_audit", "azure_diagnostics", "event_grid", "arm", "parse_record",
-                        "detect", "framing", "reader", "text", "wire"}) {
+                        "detect", "framing", "reader", "text", "wire", "eventgrid_delivery"}) {
     fs::create_directories(sink.root / t);
   }
   size_t files = 0;

@@ -14,10 +14,9 @@ namespace {
 using config::MapReader;
 using config::Need;
 using config::Node;
+using config::ReadSecretSource;
 
 constexpr int64_t kSecond = 1'000'000'000;
-
-using config::ReadSecretSource;
 
 void ReadRules(MapReader& r, std::string_view key, std::vector<std::string>* out) {
   if (!r.StringList(key, out)) return;

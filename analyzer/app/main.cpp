@@ -1,16 +1,20 @@
 // cmkwatch-analyzer: receives collectors' batches, stores them in the
 // hash-chained timeline, acknowledges them after each commit.
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cmkwatch/alerts/dispatcher.h"
 #include "cmkwatch/analyzer/analyzer.h"
 #include "cmkwatch/analyzer/config.h"
+#include "cmkwatch/common/sd_notify.h"
 #include "cmkwatch/common/signals.h"
 
 namespace {
@@ -39,13 +43,68 @@ constexpr const char* kUsage =
     "  --version, --help\n"
     "\n"
     "Stops cleanly on SIGTERM or SIGINT: the batch in hand is committed and\n"
-    "acknowledged first. Exit status: 0 after a clean stop, 1 when the service\n"
-    "could not start or failed, 2 on usage errors.\n";
+    "acknowledged first. SIGHUP reads the --config file again: rules,\n"
+    "suppressions, alert sinks and the log level change without dropping a\n"
+    "connection or an event; a file with any problem is refused and the running\n"
+    "configuration kept (the log says why). Other keys (db, bind, http, curve,\n"
+    "link, timeline, retention) take effect at the next start.\n"
+    "Exit status: 0 after a clean stop, 1 when the service could not start or\n"
+    "failed, 2 on usage errors.\n";
 
 int Usage(const std::string& msg) {
   std::fprintf(stderr, "cmkwatch-analyzer: %s\n\n%s", msg.c_str(), kUsage);
   return kExitUsage;
 }
+
+using Sinks = std::vector<std::pair<cmkwatch::alerts::SinkConfig, std::unique_ptr<cmkwatch::alerts::Sink>>>;
+
+// Every sink of `config`, or the first one that cannot be set up (a
+// missing secret, a bad template).
+cmkwatch::Result<Sinks> BuildSinks(const cmkwatch::alerts::AlertsConfig& config) {
+  Sinks sinks;
+  for (const cmkwatch::alerts::SinkConfig& sc : config.sinks) {
+    auto sink = cmkwatch::alerts::MakeSink(sc);
+    if (!sink.ok()) return cmkwatch::Status::InvalidArgument("sink " + sc.name + ": " + sink.status().message());
+    sinks.emplace_back(sc, std::move(*sink));
+  }
+  return sinks;
+}
+
+// The alert sender, which a reload replaces while the analyzer runs. The
+// analyzer's thread only ever takes a reference (Notify after a commit), so
+// a replacement never blocks it, however long the old sinks take to stop.
+class Sender {
+ public:
+  explicit Sender(cmkwatch::alerts::DispatcherOptions base, cmkwatch::log::Logger& logger) :
+      base_(std::move(base)), logger_(logger) {}
+  // Stops the running sender (if any) and starts one with `sinks`; a sink
+  // new to the database starts after `after_seq`.
+  cmkwatch::Status Replace(const cmkwatch::alerts::AlertsConfig& config, Sinks sinks, int64_t after_seq) {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<cmkwatch::alerts::Dispatcher> old = current_.exchange(nullptr);
+    if (old) old->Stop();  // what it had not delivered stays in the outbox
+    cmkwatch::alerts::DispatcherOptions o = base_;
+    o.retry = config.retry;
+    o.start_after_seq = after_seq;
+    auto started = cmkwatch::alerts::Dispatcher::Start(o, std::move(sinks), logger_);
+    if (!started.ok()) return started.status();
+    current_.store(std::shared_ptr<cmkwatch::alerts::Dispatcher>(std::move(*started)));
+    return cmkwatch::Status::Ok();
+  }
+  void Notify() {
+    if (auto d = current_.load()) d->Notify();
+  }
+  void Stop() {
+    std::lock_guard lock(mu_);
+    if (auto d = current_.exchange(nullptr)) d->Stop();
+  }
+
+ private:
+  cmkwatch::alerts::DispatcherOptions base_;
+  cmkwatch::log::Logger& logger_;
+  std::mutex mu_;  // one Replace or Stop at a time
+  std::atomic<std::shared_ptr<cmkwatch::alerts::Dispatcher>> current_;
+};
 
 }  // namespace
 
@@ -114,14 +173,10 @@ int main(int argc, char** argv) {
     log::Logger logger(config.log_format, config.log_level);
     // Sinks first: a missing secret or a bad template fails the start,
     // before anything is received.
-    std::vector<std::pair<alerts::SinkConfig, std::unique_ptr<alerts::Sink>>> sinks;
-    for (const alerts::SinkConfig& sc : alerts_config->sinks) {
-      auto sink = alerts::MakeSink(sc);
-      if (!sink.ok()) {
-        logger.Error("alert sink could not be set up", {{"sink", sc.name}, {"error", sink.status().ToString()}});
-        return kExitFailure;
-      }
-      sinks.emplace_back(sc, std::move(*sink));
+    auto sinks = BuildSinks(*alerts_config);
+    if (!sinks.ok()) {
+      logger.Error("alert sink could not be set up", {{"error", sinks.status().ToString()}});
+      return kExitFailure;
     }
     // Changes already in the outbox belong to the sinks that were there;
     // a sink new to this database starts here.
@@ -130,17 +185,94 @@ int main(int argc, char** argv) {
       logger.Error("analyzer could not start", {{"error", last_seq.status().ToString()}});
       return kExitFailure;
     }
-    std::atomic<alerts::Dispatcher*> sender{nullptr};
-    options.on_alert_changes = [&sender] {
-      if (auto* d = sender.load()) d->Notify();
+    std::unique_ptr<Sender> sender;
+    std::atomic<Sender*> sender_ready{nullptr};
+    options.on_alert_changes = [&sender_ready] {
+      if (auto* s = sender_ready.load()) s->Notify();
+    };
+    // systemd (Type=notify, WatchdogSec=): ready once listening and the
+    // sender runs; the watchdog is fed by the receive loop itself, so a
+    // stuck loop gets the service restarted.
+    sd::Notifier notifier = sd::Notifier::FromEnvironment();
+    options.on_loop = [&notifier, &logger] {
+      if (Status st = notifier.WatchdogIfDue(); !st.ok()) {
+        logger.Warning("watchdog ping failed", {{"error", st.ToString()}});
+      }
     };
     // Before any thread starts, so all inherit the blocked signals.
     std::unique_ptr<analyzer::Analyzer> service;
     std::atomic<analyzer::Analyzer*> running{nullptr};
-    StopSignals signals([&](int sig) {
-      logger.Info("stop requested", {{"signal", sig}});
-      if (auto* a = running.load()) a->Stop();
-    });
+    // SIGHUP: the file again. Everything is checked before anything
+    // changes, so a bad file changes nothing.
+    const bool log_level_from_flag = !log_level.empty();
+    auto reload = [&] {
+      auto* a = running.load();
+      auto* s = sender_ready.load();
+      if (a == nullptr || s == nullptr) return;  // still starting
+      if (config_path.empty()) {
+        logger.Warning("SIGHUP ignored: the analyzer was started without --config, there is nothing to reload");
+        return;
+      }
+      (void)notifier.Reloading();
+      std::optional<alerts::AlertsConfig> next_alerts;
+      auto next = analyzer::LoadAnalyzerConfig(config_path, alerts::AlertsSectionReader(&next_alerts));
+      Result<Sinks> next_sinks = Status::Internal("not built");
+      if (next.ok()) {
+        if (!next_alerts) next_alerts = alerts::DefaultAlertsConfig(options.db_path);
+        next_sinks = BuildSinks(*next_alerts);
+      }
+      if (!next.ok() || !next_sinks.ok()) {
+        logger.Error("reload refused; the running configuration stays",
+                     {{"config", config_path},
+                      {"error", !next.ok() ? next.status().message() : next_sinks.status().message()}});
+        (void)notifier.Ready("reload refused; see the log");
+        return;
+      }
+      const analyzer::AnalyzerOptions& n = next->analyzer;
+      for (const auto& [key, changed] : std::initializer_list<std::pair<const char*, bool>>{
+               {"db", !db.empty() ? false : n.db_path != options.db_path},
+               {"bind", !have_bind && n.bind != options.bind},
+               {"http", !have_http && n.http != options.http},
+               {"retention_days", !have_retention && n.retention_days != options.retention_days},
+               {"log.format", log_format.empty() && next->log_format != config.log_format}}) {
+        if (changed) logger.Warning("reload: this key changed and takes effect at the next start", {{"key", key}});
+      }
+      if (!log_level_from_flag) logger.SetLevel(next->log_level);
+      if (!a->Reload(n.rules)) {
+        logger.Warning("reload: the receive loop has not taken the new rules yet; it will at its next turn");
+      }
+      auto after = alerts::LastChangeSeq(options.db_path);
+      Status st = after.ok() ? s->Replace(*next_alerts, std::move(*next_sinks), *after) : after.status();
+      if (!st.ok()) {
+        // The new sinks would not start: the old ones again (they did).
+        logger.Error("reload: the new alert sinks could not start; restarting the previous ones",
+                     {{"error", st.ToString()}});
+        auto old_sinks = BuildSinks(*alerts_config);
+        st = old_sinks.ok() ? s->Replace(*alerts_config, std::move(*old_sinks), after.ok() ? *after : 0)
+                            : old_sinks.status();
+        if (!st.ok()) {
+          logger.Error("no alert sender runs until the next reload or start; changes wait in the outbox",
+                       {{"error", st.ToString()}});
+        }
+      } else {
+        alerts_config = std::move(next_alerts);
+      }
+      logger.Info("configuration reloaded",
+                  {{"config", config_path},
+                   {"sinks", static_cast<uint64_t>(alerts_config->sinks.size())},
+                   {"suppressions", static_cast<uint64_t>(n.rules.suppressions.size())}});
+      (void)notifier.Ready("reloaded " + config_path);
+    };
+    StopSignals signals(
+        [&](int sig) {
+          logger.Info("stop requested", {{"signal", sig}});
+          if (auto* a = running.load()) a->Stop();
+        },
+        reload);
+    if (notifier.active()) {
+      logger.Info("systemd notification socket found",
+                  {{"watchdog_us", static_cast<uint64_t>(notifier.watchdog().count())}});
+    }
     auto started = analyzer::Analyzer::Start(options, logger);
     if (!started.ok()) {
       logger.Error("analyzer could not start", {{"error", started.status().ToString()}});
@@ -149,26 +281,27 @@ int main(int argc, char** argv) {
     service = std::move(*started);
     alerts::DispatcherOptions dispatch;
     dispatch.db_path = options.db_path;
-    dispatch.retry = alerts_config->retry;
-    dispatch.start_after_seq = *last_seq;
     dispatch.metrics = &service->metrics();
     analyzer::Analyzer* raw = service.get();
     dispatch.raise = [raw](std::vector<analyzer::AlertChange> changes) { raw->Raise(std::move(changes)); };
-    auto dispatcher = alerts::Dispatcher::Start(dispatch, std::move(sinks), logger);
-    if (!dispatcher.ok()) {
-      logger.Error("alert sender could not start", {{"error", dispatcher.status().ToString()}});
+    sender = std::make_unique<Sender>(dispatch, logger);
+    if (Status st = sender->Replace(*alerts_config, std::move(*sinks), *last_seq); !st.ok()) {
+      logger.Error("alert sender could not start", {{"error", st.ToString()}});
       return kExitFailure;
     }
-    sender.store(dispatcher->get());
+    sender_ready.store(sender.get());
     logger.Info("alert sender started", {{"sinks", static_cast<uint64_t>(alerts_config->sinks.size())}});
     running.store(service.get());
     if (signals.received() != 0) service->Stop();  // a signal during start-up
+    if (Status st = notifier.Ready("listening on " + service->endpoint()); !st.ok()) {
+      logger.Warning("could not tell systemd the analyzer is ready", {{"error", st.ToString()}});
+    }
     const Status s = service->Run();
+    (void)notifier.Stopping();
     running.store(nullptr);
     // The sender stops after the analyzer: changes committed by the last
     // batch are still picked up on the next start (the outbox is durable).
-    sender.store(nullptr);
-    (*dispatcher)->Stop();
+    sender->Stop();
     return s.ok() ? kExitOk : kExitFailure;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cmkwatch-analyzer: internal error: %s\n", e.what());

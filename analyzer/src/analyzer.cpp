@@ -9,7 +9,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -88,6 +90,9 @@ struct Analyzer::Impl {
   // Raise(): changes from other threads, stored by Run().
   std::mutex raised_mu;
   std::vector<AlertChange> raised;
+  std::optional<RulesConfig> reload;  // under raised_mu
+  uint64_t reloads_requested = 0, reloads_applied = 0;  // under raised_mu
+  std::condition_variable reload_applied;
   AnalyzerStats stats;
   // What each collector last reported of its spool, for /metrics.
   struct CollectorState {
@@ -190,6 +195,26 @@ struct Analyzer::Impl {
     Announce(changes);
   }
 
+  void ApplyReload() {
+    std::optional<RulesConfig> next;
+    uint64_t generation = 0;
+    {
+      std::lock_guard lock(raised_mu);
+      next.swap(reload);
+      generation = reloads_requested;
+    }
+    if (!next) return;
+    // A rebuild after a failed commit uses the rules in force from now on.
+    options.rules = *next;
+    engine.Reconfigure(std::move(*next));
+    logger.Info("rules and suppressions reloaded",
+                {{"suppressions", static_cast<uint64_t>(options.rules.suppressions.size())}});
+    {
+      std::lock_guard lock(raised_mu);
+      reloads_applied = generation;
+    }
+    reload_applied.notify_all();
+  }
   void StoreRaised() {
     std::vector<AlertChange> changes;
     {
@@ -528,10 +553,12 @@ Status Analyzer::Run() {
         bytes += group.back().message->size();
       }
     }
+    s.ApplyReload();
     s.StoreGroup(group);
     s.MaybeRetain();
     s.MaybeTick();
     s.StoreRaised();
+    if (s.options.on_loop) s.options.on_loop();
   }
   if (s.http) s.http->Stop();
   const AnalyzerStats final_stats = Stats();
@@ -544,6 +571,13 @@ void Analyzer::Stop() { impl_->stop.store(true); }
 AnalyzerStats Analyzer::Stats() const {
   std::lock_guard lock(impl_->stats_mu);
   return impl_->stats;
+}
+
+bool Analyzer::Reload(RulesConfig rules, std::chrono::milliseconds wait) {
+  std::unique_lock lock(impl_->raised_mu);
+  impl_->reload = std::move(rules);
+  const uint64_t mine = ++impl_->reloads_requested;
+  return impl_->reload_applied.wait_for(lock, wait, [&] { return impl_->reloads_applied >= mine; });
 }
 
 void Analyzer::Raise(std::vector<AlertChange> changes) {

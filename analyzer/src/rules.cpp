@@ -928,6 +928,9 @@ struct RuleEngine::Impl {
       const bool inside = scope.compare(0, v.id.size() + 1, v.id + "/") == 0;
       const bool covers = above || inside;
       if (!covers) continue;
+      // On a vault known to use access policies, roles grant no data-plane
+      // access: neither their removal nor their grant changes anything.
+      if (v.rbac == false) continue;
       if (state.BoundPrincipals(name).count(ra.principal_id) == 0) continue;
       if (deleted) {
         std::vector<std::string> ai;
@@ -1136,6 +1139,11 @@ struct RuleEngine::Impl {
 };
 
 RuleEngine::RuleEngine(RulesConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+void RuleEngine::Reconfigure(RulesConfig config) {
+  config.max_resources = impl_->config.max_resources;
+  impl_->config = std::move(config);
+}
 RuleEngine::~RuleEngine() = default;
 RuleEngine::RuleEngine(RuleEngine&&) noexcept = default;
 RuleEngine& RuleEngine::operator=(RuleEngine&&) noexcept = default;

@@ -1,5 +1,6 @@
-// cmkwatch-collector: follows Azure log files (or stdin), parses them,
-// spools batches durably and sends them to cmkwatch-analyzer.
+// cmkwatch-collector: follows Azure log files (or stdin) and receives Event
+// Grid deliveries, parses them, spools batches durably and sends them to
+// cmkwatch-analyzer.
 #include <unistd.h>
 
 #include <climits>
@@ -43,8 +44,14 @@ constexpr const char* kUsage =
     "  --format F             auto (default), activity, kvaudit, azurediagnostics,\n"
     "                         eventgrid or arm, for the PATHs given on the command line\n"
     "  --poll                 poll instead of inotify (network file systems)\n"
-    "  --http HOST:PORT       serve /metrics and /healthz on a loopback address\n"
-    "                         (e.g. 127.0.0.1:9465; port 0 picks one, logged as http_port)\n"
+    "  --eventgrid HOST:PORT  also receive Event Grid deliveries there (HTTPS with\n"
+    "                         --eventgrid-cert/--eventgrid-key, else plain HTTP, which\n"
+    "                         only a loopback address may serve); the shared secret,\n"
+    "                         expected in the access_token query parameter, comes from\n"
+    "                         --eventgrid-secret-file FILE (mode 0600) or\n"
+    "                         --eventgrid-secret-env VAR\n"
+    "  --eventgrid-path PATH  the URL path served (default /eventgrid)\n"
+    "  --http HOST:PORT       serve /metrics and /healthz (loopback)\n"
     "  --exit-when-drained    exit once every source is finished (stdin at EOF) and\n"
     "                         every batch is acknowledged\n"
     "  --log-format F         kv (default) or json, to stderr\n"
@@ -71,8 +78,9 @@ std::string HostName() {
 int main(int argc, char** argv) {
   try {
     using namespace cmkwatch;
-    std::string config_path, connect, spool, id, max_bytes, format, log_format, log_level, http;
-    bool http_given = false;
+    std::string config_path, connect, spool, id, max_bytes, format, log_format, log_level;
+    std::string eventgrid, eventgrid_secret_file, eventgrid_secret_env, eventgrid_cert, eventgrid_key,
+        eventgrid_path, http;
     bool poll = false, exit_when_drained = false;
     std::vector<std::string> paths;
     for (int i = 1; i < argc; ++i) {
@@ -99,7 +107,13 @@ int main(int argc, char** argv) {
       else if (a == "--format") ok = value(format);
       else if (a == "--log-format") ok = value(log_format);
       else if (a == "--log-level") ok = value(log_level);
-      else if (a == "--http") ok = http_given = value(http);
+      else if (a == "--eventgrid") ok = value(eventgrid);
+      else if (a == "--eventgrid-secret-file") ok = value(eventgrid_secret_file);
+      else if (a == "--eventgrid-secret-env") ok = value(eventgrid_secret_env);
+      else if (a == "--eventgrid-cert") ok = value(eventgrid_cert);
+      else if (a == "--eventgrid-key") ok = value(eventgrid_key);
+      else if (a == "--eventgrid-path") ok = value(eventgrid_path);
+      else if (a == "--http") ok = value(http);
       else if (a == "--poll") poll = true;
       else if (a == "--exit-when-drained") exit_when_drained = true;
       else if (a == "-" || a.substr(0, 1) != "-") paths.emplace_back(a);
@@ -141,7 +155,31 @@ int main(int argc, char** argv) {
       sc.format = path_format;
       options.sources.push_back(std::move(sc));
     }
-    if (http_given) options.http = http;
+    if (!eventgrid.empty()) {
+      collector::SourceConfig sc;
+      sc.type = collector::SourceType::kEventGrid;
+      sc.eventgrid.listen = eventgrid;
+      sc.eventgrid.secret = {eventgrid_secret_env, eventgrid_secret_file};
+      if (eventgrid_secret_env.empty() == eventgrid_secret_file.empty()) {
+        return Usage("--eventgrid needs exactly one of --eventgrid-secret-file and --eventgrid-secret-env");
+      }
+      if (eventgrid_cert.empty() != eventgrid_key.empty()) {
+        return Usage("--eventgrid-cert and --eventgrid-key go together");
+      }
+      sc.eventgrid.tls_cert_file = eventgrid_cert;
+      sc.eventgrid.tls_key_file = eventgrid_key;
+      if (!eventgrid_path.empty()) sc.eventgrid.url_path = eventgrid_path;
+      for (const auto& existing : options.sources) {
+        if (existing.type == collector::SourceType::kEventGrid && existing.eventgrid.name == sc.eventgrid.name) {
+          sc.eventgrid.name = "eventgrid-flag";  // beside one from --config of the default name
+        }
+      }
+      options.sources.push_back(std::move(sc));
+    } else if (!eventgrid_secret_file.empty() || !eventgrid_secret_env.empty() || !eventgrid_cert.empty() ||
+               !eventgrid_key.empty() || !eventgrid_path.empty()) {
+      return Usage("--eventgrid-* options need --eventgrid HOST:PORT");
+    }
+    if (!http.empty()) options.http = http;
     if (poll) options.source_defaults.force_polling = true;
     if (exit_when_drained) options.exit_when_drained = true;
     if (const std::string bad = log::ApplyLogFlags(log_format, log_level, &config.log_format, &config.log_level);
@@ -150,7 +188,8 @@ int main(int argc, char** argv) {
     }
     if (options.spool_path.empty()) return Usage("a spool is required: --spool FILE or spool: in --config");
     if (options.sources.empty()) {
-      return Usage("no source: give a PATH (directory, file or -) or sources: in --config (files or type: kafka)");
+      return Usage("no source: give a PATH (directory, file or -), --eventgrid, or sources: in --config "
+                   "(files, type: eventgrid, type: kafka)");
     }
 
     log::Logger logger(config.log_format, config.log_level);

@@ -105,6 +105,9 @@ class SpoolSink final : public SourceSink, public SequencedSink {
 struct Collector::Impl {
   CollectorOptions options;
   log::Logger& logger;
+  // Before the sources, whose metric handles point into it, and before the
+  // HTTP server that renders it: destroyed after both.
+  metrics::Registry registry;
   std::unique_ptr<Spool> spool;
   std::vector<std::unique_ptr<SpoolSink>> sinks;
   std::vector<std::unique_ptr<Source>> sources;
@@ -337,61 +340,47 @@ struct Collector::Impl {
     gauge("cmkwatch_collector_blocked", "1 while the collector's spool is full and reading paused.", blocked.load() ? 1 : 0, id);
     for (const KafkaSource* k : kafka_sources) {
       const KafkaSourceStats ks = k->Stats();
-      const metrics::Labels sl = {{"collector", options.id}, {"source", k->name()}};
-      counter("cmkwatch_collector_kafka_commits_total", "Partition offsets Kafka confirmed committed.", ks.commits, sl);
-      counter("cmkwatch_collector_kafka_commit_failures_total", "Partition offsets whose commit failed (retried).",
+      const metrics::Labels sl = {{"source", k->name()}};
+      counter("cmkwatch_kafka_commits_total", "Partition offsets Kafka confirmed committed.", ks.commits, sl);
+      counter("cmkwatch_kafka_commit_failures_total", "Partition offsets whose commit failed (retried).",
               ks.commit_failures, sl);
-      counter("cmkwatch_collector_kafka_rebalances_total", "Partition assignments and revocations.", ks.rebalances, sl);
-      counter("cmkwatch_collector_kafka_errors_total", "Client errors librdkafka reported (transient ones included).",
+      counter("cmkwatch_kafka_rebalances_total", "Partition assignments and revocations.", ks.rebalances, sl);
+      counter("cmkwatch_kafka_errors_total", "Client errors librdkafka reported (transient ones included).",
               ks.errors, sl);
-      counter("cmkwatch_collector_kafka_rejected_batches_total", "Batches the full spool refused (back-pressure).",
+      counter("cmkwatch_kafka_rejected_batches_total", "Batches the full spool refused (back-pressure).",
               ks.rejected_batches, sl);
-      gauge("cmkwatch_collector_kafka_assigned_partitions", "Partitions this collector owns in its consumer group.",
+      gauge("cmkwatch_kafka_assigned_partitions", "Partitions this collector owns in its consumer group.",
             static_cast<double>(ks.assigned_partitions), sl);
-      gauge("cmkwatch_collector_kafka_paused", "1 while consumption is paused because the spool is full.",
+      gauge("cmkwatch_kafka_paused", "1 while consumption is paused because the spool is full.",
             ks.paused ? 1 : 0, sl);
       for (const KafkaPartitionStats& p : ks.partitions) {
-        const metrics::Labels pl = {{"collector", options.id},
-                                    {"source", k->name()},
+        const metrics::Labels pl = {{"source", k->name()},
                                     {"topic", p.topic},
                                     {"partition", std::to_string(p.partition)}};
-        counter("cmkwatch_collector_kafka_messages_total", "Kafka messages taken.", p.messages, pl);
-        counter("cmkwatch_collector_kafka_bytes_total", "Kafka message value bytes taken.", p.bytes, pl);
-        counter("cmkwatch_collector_kafka_events_total", "Events parsed from Kafka messages.", p.events, pl);
-        counter("cmkwatch_collector_kafka_quarantined_total", "Quarantine entries from Kafka messages.", p.quarantined, pl);
+        counter("cmkwatch_kafka_messages_total", "Kafka messages taken.", p.messages, pl);
+        counter("cmkwatch_kafka_bytes_total", "Kafka message value bytes taken.", p.bytes, pl);
+        counter("cmkwatch_kafka_events_total", "Events parsed from Kafka messages.", p.events, pl);
+        counter("cmkwatch_kafka_quarantined_total", "Quarantine entries from Kafka messages.", p.quarantined, pl);
         if (p.committed >= 0) {
-          gauge("cmkwatch_collector_kafka_committed_offset", "Offset Kafka last confirmed committed by this collector.",
+          gauge("cmkwatch_kafka_committed_offset", "Offset Kafka last confirmed committed by this collector.",
                 static_cast<double>(p.committed), pl);
         }
         if (p.high_watermark >= 0) {
-          gauge("cmkwatch_collector_kafka_high_watermark", "The partition's end offset as last fetched.",
+          gauge("cmkwatch_kafka_high_watermark", "The partition's end offset as last fetched.",
                 static_cast<double>(p.high_watermark), pl);
           if (p.assigned) {
             // Messages not yet in the analyzer (as far as Kafka's commits
             // say): what a restart or a rebalance would read again.
             const int64_t base = std::max<int64_t>(p.committed, 0);
-            gauge("cmkwatch_collector_kafka_lag", "High watermark minus the committed offset, while assigned.",
+            gauge("cmkwatch_kafka_lag", "High watermark minus the committed offset, while assigned.",
                   static_cast<double>(std::max<int64_t>(0, p.high_watermark - base)), pl);
           }
         }
-        gauge("cmkwatch_collector_kafka_partition_assigned", "1 while this collector owns the partition.",
+        gauge("cmkwatch_kafka_partition_assigned", "1 while this collector owns the partition.",
               p.assigned ? 1 : 0, pl);
       }
     }
     return r.Render();
-  }
-
-  Status StartHttp() {
-    if (options.http.empty()) return Status::Ok();
-    http::Options ho;
-    ho.handlers["/healthz"] = [] { return http::Response{200, "text/plain; charset=utf-8", "ok\n"}; };
-    ho.handlers["/metrics"] = [this] {
-      return http::Response{200, std::string(metrics::Registry::kContentType), RenderMetrics()};
-    };
-    auto server = http::Server::Start(options.http, std::move(ho));
-    if (!server.ok()) return Status::IoError("metrics endpoint " + options.http + ": " + server.status().message());
-    http = std::move(*server);
-    return Status::Ok();
   }
 
   bool AllFinished() const {
@@ -489,6 +478,15 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
       if (Status s = impl->sources.back()->Setup(); !s.ok()) return s;
       continue;
     }
+    if (sc.type == SourceType::kEventGrid) {
+      // No checkpoints: the prefix only keeps the sink's keys apart.
+      impl->sinks.push_back(
+          std::make_unique<SpoolSink>(*impl->spool, KeyPrefix("eventgrid:" + sc.eventgrid.name), on_spooled));
+      impl->sources.push_back(
+          std::make_unique<EventGridSource>(sc.eventgrid, *impl->sinks.back(), &impl->registry, &logger));
+      if (Status s = impl->sources.back()->Setup(); !s.ok()) return s;
+      continue;
+    }
     if (sc.path == "-") {
       if (++stdin_sources > 1) return Status::InvalidArgument("collector: stdin ('-') can be a source only once");
       impl->sinks.push_back(std::make_unique<SpoolSink>(*impl->spool, "-", on_spooled));
@@ -513,10 +511,22 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
     }
   }
 
+  if (!options.http.empty()) {
+    http::Options ho;
+    ho.allow_non_loopback = options.http_allow_non_loopback;
+    ho.handlers["/healthz"] = [] { return http::Response{200, "text/plain; charset=utf-8", "ok\n"}; };
+    ho.handlers["/metrics"] = [raw] {
+      return http::Response{200, std::string(metrics::Registry::kContentType),
+                            raw->registry.Render() + raw->RenderMetrics()};
+    };
+    auto server = http::Server::Start(options.http, std::move(ho));
+    if (!server.ok()) return server.status().WithContext("collector http: ");
+    impl->http = std::move(*server);
+  }
+
   auto client = transport::Client::Connect(options.connect, options.link);
   if (!client.ok()) return client.status();
   impl->client = std::move(*client);
-  if (Status s = impl->StartHttp(); !s.ok()) return s;
 
   auto st = impl->spool->Stats();
   logger.Info("collector started", {{"id", options.id},
@@ -546,6 +556,9 @@ void Collector::Stop() {
   impl_->room.notify_all();
   impl_->spooled.notify_all();
 }
+
+metrics::Registry& Collector::metrics() { return impl_->registry; }
+uint16_t Collector::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 
 CollectorStats Collector::Stats() const {
   CollectorStats out;

@@ -1,4 +1,4 @@
-#include "http_request.h"
+#include "cmkwatch/common/http_request.h"
 
 #include <cstdint>
 
@@ -112,6 +112,7 @@ Status CheckBody(Request& req) {
   for (const Header& h : req.headers) {
     if (EqualsIgnoreCase(h.name, "transfer-encoding")) {
       req.declares_body = true;
+      req.transfer_encoding = true;
     } else if (EqualsIgnoreCase(h.name, "content-length")) {
       if (h.value.empty() || h.value.size() > 18) return Status::Corruption("malformed Content-Length");
       uint64_t n = 0;
@@ -120,6 +121,7 @@ Status CheckBody(Request& req) {
         n = n * 10 + static_cast<uint64_t>(c - '0');
       }
       if (have_length && n != length) return Status::Corruption("conflicting Content-Length headers");
+      req.content_length = n;
       have_length = true;
       length = n;
     }
@@ -175,6 +177,44 @@ Result<Request> ParseRequestHead(std::string_view head) {
 
   if (Status st = CheckBody(req); !st.ok()) return st;
   return req;
+}
+
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    const std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string out;
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '%') {
+        out += raw[i];
+        continue;
+      }
+      if (i + 2 >= raw.size()) return std::nullopt;  // a '%' without two digits after it
+      const int hi = HexDigit(raw[i + 1]);
+      const int lo = HexDigit(raw[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    return out;
+  }
+  return std::nullopt;
 }
 
 }  // namespace cmkwatch::http

@@ -1,9 +1,6 @@
 #include "cmkwatch/common/http_server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,7 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "http_request.h"
+#include "cmkwatch/common/http_request.h"
+#include "cmkwatch/common/net.h"
 
 namespace cmkwatch::http {
 namespace {
@@ -41,32 +39,7 @@ constexpr size_t kMaxLingerBytes = 64 * 1024;
 // descriptor table cannot turn the loop into a busy spin.
 constexpr int kAcceptPauseMs = 100;
 
-// Owns a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using net::UniqueFd;
 
 Status Errno(std::string_view what) { return Status::IoError(std::string(what) + ": " + std::strerror(errno)); }
 
@@ -85,98 +58,6 @@ std::string_view Reason(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return status < 400 ? "OK" : "Error";
   }
-}
-
-struct Endpoint {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-};
-
-bool IsLoopback(const Endpoint& e) {
-  if (e.addr.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&e.addr);
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (e.addr.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&e.addr);
-    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
-    // ::ffff:127.x.y.z
-    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-  }
-  return false;
-}
-
-// "host:port" or "[v6]:port" → a socket address. "localhost" is always
-// 127.0.0.1 so the loopback promise does not depend on /etc/hosts.
-Result<Endpoint> ResolveAddress(const std::string& address) {
-  std::string host;
-  std::string_view port_text;
-  const std::string_view a(address);
-  bool bracketed = false;
-  if (!a.empty() && a.front() == '[') {
-    const size_t close = a.find(']');
-    if (close == std::string_view::npos || close + 1 >= a.size() || a[close + 1] != ':') {
-      return Status::InvalidArgument("address '" + address + "' must be [ipv6]:port");
-    }
-    host = std::string(a.substr(1, close - 1));
-    port_text = a.substr(close + 2);
-    bracketed = true;
-  } else {
-    const size_t colon = a.rfind(':');
-    if (colon == std::string_view::npos) return Status::InvalidArgument("address '" + address + "' has no :port");
-    host = std::string(a.substr(0, colon));
-    port_text = a.substr(colon + 1);
-    if (host.find(':') != std::string::npos) {
-      return Status::InvalidArgument("address '" + address + "': write IPv6 addresses in brackets, [::1]:port");
-    }
-  }
-  if (host.empty()) return Status::InvalidArgument("address '" + address + "' has no host");
-  if (port_text.empty() || port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return Status::InvalidArgument("address '" + address + "' has a malformed port");
-  }
-  unsigned long port = std::stoul(std::string(port_text));
-  if (port > 65535) return Status::InvalidArgument("address '" + address + "': port over 65535");
-  const auto nport = htons(static_cast<uint16_t>(port));
-
-  Endpoint e;
-  auto* in = reinterpret_cast<sockaddr_in*>(&e.addr);
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&e.addr);
-  if (bracketed) {
-    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
-      return Status::InvalidArgument("address '" + address + "': not an IPv6 address in the brackets");
-    }
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = nport;
-    e.len = sizeof(sockaddr_in6);
-    return e;
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = nport;
-    e.len = sizeof(sockaddr_in);
-    return e;
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-    return Status::InvalidArgument("address '" + address + "': cannot resolve the host");
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
-  if (found->ai_addrlen > sizeof e.addr) return Status::InvalidArgument("address '" + address + "': odd address");
-  std::memcpy(&e.addr, found->ai_addr, found->ai_addrlen);
-  e.len = found->ai_addrlen;
-  if (e.addr.ss_family == AF_INET) {
-    in->sin_port = nport;
-  } else if (e.addr.ss_family == AF_INET6) {
-    in6->sin6_port = nport;
-  } else {
-    return Status::InvalidArgument("address '" + address + "': not an IP address");
-  }
-  return e;
 }
 
 bool SafeHeaderValue(std::string_view v) {
@@ -455,37 +336,19 @@ Result<std::unique_ptr<Server>> Server::Start(const std::string& address, Option
     }
     if (!handler) return Status::InvalidArgument("handler for '" + path + "' is empty");
   }
-  auto endpoint = ResolveAddress(address);
+  auto endpoint = net::ResolveListenAddress(address);
   if (!endpoint.ok()) return endpoint.status();
-  if (!options.allow_non_loopback && !IsLoopback(*endpoint)) {
+  if (!options.allow_non_loopback && !net::IsLoopback(*endpoint)) {
     return Status::InvalidArgument("refusing to serve HTTP on non-loopback address '" + address +
                                    "' (unauthenticated); set allow_non_loopback to do so");
   }
 
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  const int family = endpoint->addr.ss_family;
-  impl->listener = UniqueFd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!impl->listener.valid()) return Errno("socket");
-  const int one = 1;
-  // Restarting the service must not wait out TIME_WAIT on its own port.
-  if (::setsockopt(impl->listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
-    return Errno("SO_REUSEADDR");
-  }
-  if (family == AF_INET6 && ::setsockopt(impl->listener.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
-    return Errno("IPV6_V6ONLY");
-  }
-  if (::bind(impl->listener.get(), reinterpret_cast<const sockaddr*>(&endpoint->addr), endpoint->len) != 0) {
-    return Errno("binding " + address);
-  }
-  if (::listen(impl->listener.get(), kListenBacklog) != 0) return Errno("listen on " + address);
-  sockaddr_storage bound{};
-  socklen_t bound_len = sizeof bound;
-  if (::getsockname(impl->listener.get(), reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0) {
-    return Errno("getsockname");
-  }
-  impl->port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
-                                                 : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  auto listener = net::Listen(*endpoint, address, kListenBacklog);
+  if (!listener.ok()) return listener.status();
+  impl->listener = std::move(listener->fd);
+  impl->port = listener->port;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) return Errno("pipe");
   impl->wake_read = UniqueFd(pipe_fds[0]);

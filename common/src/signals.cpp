@@ -7,12 +7,14 @@
 
 namespace cmkwatch {
 
-StopSignals::StopSignals(std::function<void(int)> on_stop) : on_stop_(std::move(on_stop)) {
+StopSignals::StopSignals(std::function<void(int)> on_stop, std::function<void()> on_reload) :
+    on_stop_(std::move(on_stop)), on_reload_(std::move(on_reload)) {
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  if (on_reload_) sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   thread_ = std::thread([this, set] {
     // sigtimedwait with a short timeout so the destructor can end the
@@ -23,6 +25,8 @@ StopSignals::StopSignals(std::function<void(int)> on_stop) : on_stop_(std::move(
       if (sig == SIGTERM || sig == SIGINT) {
         received_.store(sig);
         on_stop_(sig);
+      } else if (sig == SIGHUP && on_reload_ && received_.load() == 0) {
+        on_reload_();
       }
     }
   });

@@ -365,6 +365,49 @@ TEST(Cmk005, AVaultWriteWhoseListDropsTheIdentityFires) {
   EXPECT_EQ(s.Only("CMK005").subject, kIdentity);
 }
 
+json CryptoRoleAssignment(const std::string& assignment) {
+  return {{"id", assignment},
+          {"type", "Microsoft.Authorization/roleAssignments"},
+          {"properties",
+           {{"roleDefinitionId", std::string("/subscriptions/") + kSub +
+                                     "/providers/Microsoft.Authorization/roleDefinitions/"
+                                     "e147488a-f6f5-4113-8e2d-b22465e65bf6"},  // Crypto Service Encryption User
+            {"principalId", kIdentity},
+            {"principalType", "ServicePrincipal"},
+            {"scope", VaultArm()}}}};
+}
+
+TEST(Cmk005, DeletingTheIdentitysCryptoRoleOnAnRbacVaultFiresAndAGrantResolves) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(4, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"enableRbacAuthorization", true}, {"accessPolicies", json::array()}})));
+  ASSERT_TRUE(s.AlertsOf("CMK005").empty());  // an RBAC vault's policies are not its grants
+  const std::string assignment = VaultArm() + "/providers/Microsoft.Authorization/roleAssignments/ra-1";
+  s.Feed(Activity(5, assignment, "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/DELETE", CryptoRoleAssignment(assignment)));
+  Alert a = s.Only("CMK005");
+  EXPECT_EQ(a.subject, kIdentity);
+  EXPECT_EQ(a.affected, std::vector<std::string>{AccountId()});
+  s.Feed(Activity(8, assignment, "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE", CryptoRoleAssignment(assignment)));
+  EXPECT_EQ(s.Only("CMK005").status, AlertStatus::kResolved);
+}
+
+// A role assignment grants nothing on a vault that uses access policies
+// (enableRbacAuthorization false), so it cannot restore a revoked grant.
+TEST(Cmk005, ARoleAssignmentDoesNotRestoreAccessOnAnAccessPolicyVault) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Activity(5, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"enableRbacAuthorization", false}, {"accessPolicies", json::array()}})));
+  ASSERT_EQ(s.Only("CMK005").status, AlertStatus::kOpen);
+  const std::string assignment = VaultArm() + "/providers/Microsoft.Authorization/roleAssignments/ra-1";
+  s.Feed(Activity(7, assignment, "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE", CryptoRoleAssignment(assignment)));
+  EXPECT_EQ(s.Only("CMK005").status, AlertStatus::kOpen);
+  // The policy restored is what resolves it.
+  s.Feed(Activity(9, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE", VaultBody({{"enableRbacAuthorization", false}})));
+  EXPECT_EQ(s.Only("CMK005").status, AlertStatus::kResolved);
+}
+
 // CMK006 ---------------------------------------------------------------
 
 TEST(Cmk006, RefusedUnwrapsByTheIdentityAreAnOutageUntilItsNextSuccess) {
@@ -767,10 +810,11 @@ TEST(RulesOnFixtures, ActivityLogExportRecordsRaiseFirewallRevocationVaultDeleti
     for (const auto& [r, a] : by_rule) rules += r + " ";
     return rules;
   }();
-  // The access policy removal and then the role assignment deletion: one
-  // identity losing its access twice over is one alert, counted twice.
+  // The access policy removal. The role assignment deletion that follows
+  // adds nothing: the vault write said the vault uses access policies
+  // (enableRbacAuthorization false), where roles grant no key access.
   EXPECT_EQ(by_rule["CMK005"].severity, Severity::kCritical);
-  EXPECT_EQ(by_rule["CMK005"].count, 2u);
+  EXPECT_EQ(by_rule["CMK005"].count, 1u);
   EXPECT_EQ(by_rule["CMK005"].subject, "00000000-0000-0000-0000-0000000000c1");
   EXPECT_EQ(by_rule["CMK004"].severity, Severity::kCritical);
   EXPECT_EQ(by_rule["CMK016"].severity, Severity::kHigh);
@@ -950,6 +994,34 @@ TEST(RulesConfig, ASuppressionEndsAtItsExpiry) {
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].alert.status, AlertStatus::kOpen);
   EXPECT_TRUE(changes[0].alert.suppression.empty());
+}
+
+// A reload (SIGHUP) changes how later events are judged and nothing else:
+// the bindings learned before it still make a later alert bound.
+TEST(RulesConfig, ReconfigureJudgesLaterEventsByTheNewSettingsAndKeepsTheState) {
+  Scenario s;
+  s.BindAccount();
+  s.Feed(Audit(5, "KeyUnwrap", KeyUri(), 403));
+  ASSERT_EQ(s.Only("CMK006").status, AlertStatus::kOpen);
+
+  RulesConfig next;
+  next.rules["CMK001"].enabled = false;
+  Suppression sup;
+  sup.rule = "CMK007";
+  sup.resource_pattern = "*";
+  sup.reason = "firewall change approved, CHG-7";
+  next.suppressions.push_back(sup);
+  s.engine().Reconfigure(next);
+
+  EXPECT_EQ(s.Only("CMK006").status, AlertStatus::kOpen) << "an open alert stays open";
+  s.Feed(Audit(6, "KeyDelete", KeyUri(), 200, kAdmin));
+  EXPECT_TRUE(s.AlertsOf("CMK001").empty()) << "a rule disabled by the reload raises nothing";
+  s.Feed(Activity(7, VaultArm(), "MICROSOFT.KEYVAULT/VAULTS/WRITE",
+                  VaultBody({{"networkAcls", {{"defaultAction", "Deny"}, {"bypass", "None"}}}})));
+  const Alert fw = s.Only("CMK007");
+  EXPECT_EQ(fw.status, AlertStatus::kSuppressed);
+  EXPECT_EQ(fw.severity, Severity::kHigh) << "still bound: the state survived the reload";
+  EXPECT_EQ(fw.affected, std::vector<std::string>{AccountId()});
 }
 
 TEST(Rules, TheSameEventsGiveTheSameAlertIds) {

@@ -147,6 +147,40 @@ TEST_F(ReplayCli, SpillingToDiskOrdersExactlyAsInMemory) {
   }
 }
 
+// Archives overlap (the same export pulled twice, an hour's blob in two
+// downloads), and responders replay again into the database they have:
+// every event is stored once and judged once, whichever way it arrives.
+TEST_F(ReplayCli, OverlappingArchivesAndASecondRunStoreEachEventOnceWithTheSameAlerts) {
+  const fs::path logs = ShuffledSamples();
+  const auto once = Replay({"--db", (dir_ / "once.db").string(), "--json-report", (dir_ / "once.json").string(),
+                            logs.string()});
+  ASSERT_EQ(once.exit_code, 0) << once.out << once.err;
+  // The same files again under other names, beside the originals.
+  fs::copy(logs, dir_ / "again", fs::copy_options::recursive);
+  const auto twice = Replay({"--db", (dir_ / "twice.db").string(), "--json-report", (dir_ / "twice.json").string(),
+                             logs.string(), (dir_ / "again").string()});
+  ASSERT_EQ(twice.exit_code, 0) << twice.out << twice.err;
+  const json o = Report(dir_ / "once.json"), t = Report(dir_ / "twice.json");
+  const int events = o["counts"]["stored"].get<int>();
+  ASSERT_GT(events, 0);
+  EXPECT_EQ(t["counts"]["stored"], events);
+  EXPECT_EQ(t["counts"]["duplicates"], events);
+  EXPECT_EQ(t["run_hash"], o["run_hash"]);
+  EXPECT_EQ(t["alerts"], o["alerts"]) << "repeats are no new evidence";
+
+  // Again into the database that has them all: nothing new, same alerts.
+  const auto rerun = Replay({"--db", (dir_ / "once.db").string(), "--json-report", (dir_ / "rerun.json").string(),
+                             logs.string()});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+  const json r = Report(dir_ / "rerun.json");
+  EXPECT_EQ(r["counts"]["stored"], 0);
+  EXPECT_EQ(r["counts"]["already_in_database"], events);
+  EXPECT_EQ(r["run_hash"], o["run_hash"]);
+  EXPECT_EQ(r["alerts"], o["alerts"]);
+  const auto verify = test::RunCommand({CMKWATCH_CLI, "verify", "--db", (dir_ / "twice.db").string()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
 TEST_F(ReplayCli, SinceAndUntilKeepOnlyTheirWindow) {
   const auto r = Replay({"--db", (dir_ / "w.db").string(), "--since", "2026-03-02T09:15:00Z", "--until",
                          "2026-03-02T09:32:00Z", "--json-report", (dir_ / "w.json").string(),

@@ -204,5 +204,92 @@ TEST_F(CollectorConfigTest, KeyFileThatIsNotARegularFileIsRefused) {
       << e;
 }
 
+TEST_F(CollectorConfigTest, EventGridSourceWithEveryKey) {
+  auto c = ParseCollectorConfig(
+      "id: kv-1\n"
+      "spool: kv-1.spool\n"
+      "http: 127.0.0.1:9465\n"
+      "sources:\n"
+      "  - /data\n"
+      "  - type: eventgrid\n"
+      "    name: kv-events\n"
+      "    listen: 0.0.0.0:8443\n"
+      "    url_path: /api/eg\n"
+      "    tls: { cert_file: eg.pem, key_file: /k/eg.key }\n"
+      "    secret_file: eg.secret\n"
+      "    secret_query_parameter: code\n"
+      "    secret_header: Authorization\n"
+      "    max_body_bytes: 2MiB\n"
+      "    max_connections: 8\n"
+      "    request_timeout_ms: 5000\n"
+      "    idle_timeout_ms: 1000\n"
+      "    backpressure_hold_ms: 0\n"
+      "    retry_after_s: 30\n"
+      "    allowed_origins: [eventgrid.azure.net]\n"
+      "    allowed_rate: \"120\"\n"
+      "  - { type: eventgrid, listen: \"[::1]:8080\", secret_env: EG_SECRET }\n",
+      "/etc/cmkwatch/c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const CollectorOptions& o = c->collector;
+  EXPECT_EQ(o.http, "127.0.0.1:9465");
+  ASSERT_EQ(o.sources.size(), 3u);
+  EXPECT_EQ(o.sources[0].type, SourceType::kPath);
+  const EventGridSourceOptions& e = o.sources[1].eventgrid;
+  EXPECT_EQ(o.sources[1].type, SourceType::kEventGrid);
+  EXPECT_EQ(e.name, "kv-events");
+  EXPECT_EQ(e.listen, "0.0.0.0:8443");
+  EXPECT_EQ(e.url_path, "/api/eg");
+  EXPECT_EQ(e.tls_cert_file, "/etc/cmkwatch/eg.pem");
+  EXPECT_EQ(e.tls_key_file, "/k/eg.key");
+  EXPECT_EQ(e.secret.file, "/etc/cmkwatch/eg.secret");
+  EXPECT_EQ(e.secret_query_parameter, "code");
+  EXPECT_EQ(e.secret_header, "Authorization");
+  EXPECT_EQ(e.max_body_bytes, size_t{2} << 20);
+  EXPECT_EQ(e.max_connections, 8);
+  EXPECT_EQ(e.request_timeout_ms, 5000);
+  EXPECT_EQ(e.idle_timeout_ms, 1000);
+  EXPECT_EQ(e.backpressure_hold_ms, 0);
+  EXPECT_EQ(e.retry_after_s, 30);
+  EXPECT_EQ(e.allowed_origins, std::vector<std::string>{"eventgrid.azure.net"});
+  EXPECT_EQ(e.allowed_rate, "120");
+  // Plain HTTP on loopback, with the defaults.
+  const EventGridSourceOptions defaults;
+  const EventGridSourceOptions& f = o.sources[2].eventgrid;
+  EXPECT_EQ(f.name, defaults.name);
+  EXPECT_EQ(f.listen, "[::1]:8080");
+  EXPECT_TRUE(f.tls_cert_file.empty());
+  EXPECT_EQ(f.secret.env, "EG_SECRET");
+  EXPECT_EQ(f.url_path, defaults.url_path);
+  EXPECT_EQ(f.secret_query_parameter, defaults.secret_query_parameter);
+  EXPECT_EQ(f.max_body_bytes, defaults.max_body_bytes);
+  EXPECT_EQ(f.backpressure_hold_ms, defaults.backpressure_hold_ms);
+}
+
+TEST_F(CollectorConfigTest, EventGridSourceProblemsNameTheirLines) {
+  const std::string e = ErrorOf(
+      "id: kv-1\n"
+      "spool: s\n"
+      "sources:\n"
+      "  - type: eventgrid\n"                       // 4: no secret
+      "    listen: 10.0.0.4:8443\n"                 // 5: plain HTTP off loopback
+      "    format: eventgrid\n"                     // 6: a files-only key
+      "  - type: eventgrid\n"                       // 7: same default name
+      "    listen: 127.0.0.1:1\n"
+      "    secret_env: X\n"
+      "    secret_file: y\n"                        // 10: both
+      "    allowed_rate: fast\n"                    // 11
+      "    secret_query_parameter: \"\"\n"        // (with the header off too)
+      "  - { type: kinesis, path: /x }\n");         // 13: unknown type
+  EXPECT_NE(e.find("c.yaml:5:13: 'listen': plain HTTP is served only on loopback; 10.0.0.4:8443 is not"),
+            std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:4:5: 'secret_env' or 'secret_file' is required"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:6:5: unknown key 'format'"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:10:18: 'secret_env' and 'secret_file': give one of them, not both"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:11:19: 'allowed_rate': expected \"*\" or requests per minute"), std::string::npos) << e;
+  EXPECT_NE(e.find("the secret must be accepted somewhere"), std::string::npos) << e;
+  EXPECT_NE(e.find("a second eventgrid source named 'eventgrid'"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:13:13: 'type': expected one of: files, eventgrid, kafka"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace cmkwatch::collector

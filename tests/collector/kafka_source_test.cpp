@@ -261,7 +261,7 @@ TEST_F(KafkaConfigTest, TopicsServersAndNamesAreChecked) {
                     "  - { type: kafka, bootstrap_servers: [\"c:1\"], topics: [hub], security: plaintext }\n")
                 .find("a second kafka source named 'kafka:hub'"),
             std::string::npos);
-  EXPECT_NE(ErrorOf("  - { type: kafkaa, path: /x }\n").find("expected kafka or files"), std::string::npos);
+  EXPECT_NE(ErrorOf("  - { type: kafkaa, path: /x }\n").find("expected one of: files, eventgrid, kafka"), std::string::npos);
   auto ok = ParseCollectorConfig(std::string(kHead) +
                                      "  - { type: kafka, bootstrap_servers: [\"b:1\"], topics: [hub], security: plaintext,"
                                      " max_batch_events: 100, commit_interval_ms: 0 }\n  - /data\n",
@@ -270,7 +270,7 @@ TEST_F(KafkaConfigTest, TopicsServersAndNamesAreChecked) {
   ASSERT_EQ(ok->collector.sources.size(), 2u);
   EXPECT_EQ(ok->collector.sources[0].kafka.max_batch_events, 100u);
   EXPECT_EQ(ok->collector.sources[0].kafka.commit_interval_ms, 0);
-  EXPECT_EQ(ok->collector.sources[1].type, SourceType::kFiles);
+  EXPECT_EQ(ok->collector.sources[1].type, SourceType::kPath);
 }
 
 // --- OAuth tokens -----------------------------------------------------------

@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "../../common/src/http_request.h"
+#include "cmkwatch/common/http_request.h"
 #include "cmkwatch/common/metrics.h"
 
 namespace cmkwatch::http {

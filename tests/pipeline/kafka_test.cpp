@@ -347,9 +347,9 @@ TEST_F(KafkaPipelineTest, EventsReachTheTimelineAndOffsetsAreCommittedOnlyAfterT
   std::this_thread::sleep_for(1500ms);  // 15 commit intervals: time enough for a commit that should not happen
   EXPECT_EQ(kafka.Committed("g1"), std::vector<int64_t>(kPartitions, -1)) << "committed before the analyzer had them";
   const std::string before = CollectorMetrics("k1");
-  EXPECT_EQ(MetricSum(before, "cmkwatch_collector_kafka_messages_total"), 42) << before;
-  EXPECT_EQ(MetricSum(before, "cmkwatch_collector_kafka_quarantined_total"), 2);
-  EXPECT_EQ(MetricSum(before, "cmkwatch_collector_kafka_assigned_partitions"), kPartitions);
+  EXPECT_EQ(MetricSum(before, "cmkwatch_kafka_messages_total"), 42) << before;
+  EXPECT_EQ(MetricSum(before, "cmkwatch_kafka_quarantined_total"), 2);
+  EXPECT_EQ(MetricSum(before, "cmkwatch_kafka_assigned_partitions"), kPartitions);
 
   auto analyzer = StartAnalyzer();
   ASSERT_TRUE(WaitFor([&] { return StoredEvents() >= 1000; }, 60s)) << StoredEvents();
@@ -360,8 +360,8 @@ TEST_F(KafkaPipelineTest, EventsReachTheTimelineAndOffsetsAreCommittedOnlyAfterT
         const std::string page = CollectorMetrics("k1");
         for (int p = 0; p < kPartitions; ++p) {
           const std::string l = "partition=\"" + std::to_string(p) + "\"";
-          if (MetricSum(page, "cmkwatch_collector_kafka_committed_offset", l) != static_cast<double>(end[p]) ||
-              MetricSum(page, "cmkwatch_collector_kafka_lag", l) != 0) {
+          if (MetricSum(page, "cmkwatch_kafka_committed_offset", l) != static_cast<double>(end[p]) ||
+              MetricSum(page, "cmkwatch_kafka_lag", l) != 0) {
             return false;
           }
         }
@@ -431,20 +431,20 @@ TEST_F(KafkaPipelineTest, TwoCollectorsShareThePartitionsAndOneTakesOverWhenTheO
   auto a = StartCollector(kafka, "ka", "shared");
   auto b = StartCollector(kafka, "kb", "shared");
   auto assigned = [&](const std::string& id) {
-    return MetricSum(CollectorMetrics(id), "cmkwatch_collector_kafka_assigned_partitions");
+    return MetricSum(CollectorMetrics(id), "cmkwatch_kafka_assigned_partitions");
   };
   ASSERT_TRUE(WaitFor([&] { return assigned("ka") > 0 && assigned("kb") > 0 && assigned("ka") + assigned("kb") == kPartitions; },
                       60s))
       << "ka " << assigned("ka") << ", kb " << assigned("kb");
   auto rebalances = [&] {
-    return MetricSum(CollectorMetrics("ka"), "cmkwatch_collector_kafka_rebalances_total") +
-           MetricSum(CollectorMetrics("kb"), "cmkwatch_collector_kafka_rebalances_total");
+    return MetricSum(CollectorMetrics("ka"), "cmkwatch_kafka_rebalances_total") +
+           MetricSum(CollectorMetrics("kb"), "cmkwatch_kafka_rebalances_total");
   };
   const double rebalances_before = rebalances();
   kafka.Produce(Messages(0, 2000, 20));
   ASSERT_TRUE(WaitFor([&] { return StoredEvents() >= 2000; }, 60s)) << StoredEvents();
-  const double by_a = MetricSum(CollectorMetrics("ka"), "cmkwatch_collector_kafka_events_total");
-  const double by_b = MetricSum(CollectorMetrics("kb"), "cmkwatch_collector_kafka_events_total");
+  const double by_a = MetricSum(CollectorMetrics("ka"), "cmkwatch_kafka_events_total");
+  const double by_b = MetricSum(CollectorMetrics("kb"), "cmkwatch_kafka_events_total");
   EXPECT_GT(by_a, 0);
   EXPECT_GT(by_b, 0);
   if (rebalances() == rebalances_before) {
@@ -475,7 +475,7 @@ TEST_F(KafkaPipelineTest, BrokerErrorsAndABrokerOutageLoseNothing) {
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto analyzer = StartAnalyzer();
   auto collector = StartCollector(kafka, "kerr", "gerr");
-  ASSERT_TRUE(WaitFor([&] { return MetricSum(CollectorMetrics("kerr"), "cmkwatch_collector_kafka_assigned_partitions") == kPartitions; },
+  ASSERT_TRUE(WaitFor([&] { return MetricSum(CollectorMetrics("kerr"), "cmkwatch_kafka_assigned_partitions") == kPartitions; },
                       60s));
   // ApiKey 1 Fetch, 8 OffsetCommit; 6 NOT_LEADER_OR_FOLLOWER, 16 NOT_COORDINATOR,
   // 7 REQUEST_TIMED_OUT.
@@ -491,7 +491,7 @@ TEST_F(KafkaPipelineTest, BrokerErrorsAndABrokerOutageLoseNothing) {
   ASSERT_TRUE(WaitFor([&] { return StoredEvents() >= 3000; }, 90s)) << StoredEvents();
   ExpectEverythingCommitted(kafka, "gerr");
   const std::string page = CollectorMetrics("kerr");
-  EXPECT_GT(MetricSum(page, "cmkwatch_collector_kafka_commit_failures_total"), 0) << "the injected commit errors were seen";
+  EXPECT_GT(MetricSum(page, "cmkwatch_kafka_commit_failures_total"), 0) << "the injected commit errors were seen";
   collector->Signal(SIGTERM);
   analyzer->Signal(SIGTERM);
   EXPECT_EQ(collector->Wait(), 0);
@@ -510,19 +510,19 @@ TEST_F(KafkaPipelineTest, AFullSpoolPausesConsumptionAndLosesNothing) {
   auto collector = StartCollector(kafka, "kfull", "gfull",
                                   "    max_message_bytes: 128KiB\n    max_batch_bytes: 64KiB\n",
                                   "spool_max_bytes: 1MiB\n");
-  ASSERT_TRUE(WaitFor([&] { return MetricSum(CollectorMetrics("kfull"), "cmkwatch_collector_kafka_paused") == 1; }, 60s))
+  ASSERT_TRUE(WaitFor([&] { return MetricSum(CollectorMetrics("kfull"), "cmkwatch_kafka_paused") == 1; }, 60s))
       << CollectorMetrics("kfull");
   std::this_thread::sleep_for(1s);
   const std::string paused = CollectorMetrics("kfull");
   EXPECT_EQ(MetricSum(paused, "cmkwatch_collector_blocked"), 1);
   EXPECT_LT(MetricSum(paused, "cmkwatch_collector_events_spooled_total"), 4000);
-  EXPECT_GT(MetricSum(paused, "cmkwatch_collector_kafka_rejected_batches_total"), 0);
+  EXPECT_GT(MetricSum(paused, "cmkwatch_kafka_rejected_batches_total"), 0);
   EXPECT_EQ(kafka.Committed("gfull"), std::vector<int64_t>(kPartitions, -1));
 
   auto analyzer = StartAnalyzer();
   ASSERT_TRUE(WaitFor([&] { return StoredEvents() >= 4000; }, 90s)) << StoredEvents();
   ExpectEverythingCommitted(kafka, "gfull");
-  EXPECT_EQ(MetricSum(CollectorMetrics("kfull"), "cmkwatch_collector_kafka_paused"), 0);
+  EXPECT_EQ(MetricSum(CollectorMetrics("kfull"), "cmkwatch_kafka_paused"), 0);
   collector->Signal(SIGTERM);
   analyzer->Signal(SIGTERM);
   EXPECT_EQ(collector->Wait(), 0);

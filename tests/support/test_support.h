@@ -102,4 +102,25 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::vector<std::string>& argv);
 
+// A daemon run in the background for the length of a test, stdin from
+// /dev/null and stdout+stderr appended to `log`; killed with SIGKILL and
+// reaped if still running when the object goes. A failure to start fails
+// the test.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void Signal(int sig) const;
+  // The exit code, 128 + the signal that ended it, or -1 when it is still
+  // running after `timeout_ms`.
+  int Wait(int timeout_ms = 30'000);
+
+ private:
+  int pid_ = -1;
+  int exit_code_ = -1;
+};
+
 }  // namespace cmkwatch::test

@@ -47,14 +47,12 @@
 
 #include "cmkwatch/alerts/message.h"
 #include "cmkwatch/common/config.h"
-#include "cmkwatch/common/secret.h"
 #include "cmkwatch/common/status.h"
 
 namespace cmkwatch::alerts {
 
-// Where a secret comes from (common/secret.h, shared with the collector's
-// Kafka source): `<stem>_file` or `<stem>_env`, read by ReadSecret when a
-// sink is built, never inline in the file.
+// Where a secret comes from, and reading it: common's (config.h), shared
+// with the collector's Event Grid endpoint.
 using config::ReadSecret;
 using config::SecretSource;
 

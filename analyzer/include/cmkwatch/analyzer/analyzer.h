@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +59,10 @@ struct AnalyzerOptions {
   // alert_changes table (the alert outbox), so a sender can wake at once
   // instead of polling. Must not block.
   std::function<void()> on_alert_changes;
+  // Called on the Run() thread once per turn of its receive loop (at least
+  // every half second, busy or idle): proof that the loop is alive, for a
+  // watchdog (systemd's WatchdogSec=). Must not block.
+  std::function<void()> on_loop;
 };
 
 struct AnalyzerStats {
@@ -94,6 +99,12 @@ class Analyzer {
   // Any thread; bounded (beyond 1000 queued, further changes are dropped
   // and logged).
   void Raise(std::vector<AlertChange> changes);
+  // New rule settings and suppressions (a SIGHUP reload), applied by Run()
+  // before the next batch it stores: no connection is dropped and no batch
+  // is judged half under the old rules. Waits up to `wait` for Run() to
+  // take them and says whether it did (if not, it will, at its next turn).
+  // Any thread.
+  bool Reload(RulesConfig rules, std::chrono::milliseconds wait = std::chrono::seconds(10));
 
   // The registry /metrics renders, for components that run beside the
   // analyzer in the same process (the alert sender). Lives as long as the

@@ -79,6 +79,12 @@ class RuleEngine {
 
   std::vector<AlertChange> Process(const Event& event);
   std::vector<AlertChange> Tick(int64_t now);
+  // New rule settings, suppressions and silence window for the events from
+  // now on (a configuration reload). The state and every alert stay as
+  // they are: an alert opened under the old settings is judged under the
+  // new ones at its next event. max_resources keeps its first value (the
+  // state is not rebuilt).
+  void Reconfigure(RulesConfig config);
 
   // Every alert, open, suppressed and resolved, ordered by first seen.
   std::vector<Alert> Alerts() const;

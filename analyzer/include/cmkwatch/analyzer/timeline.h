@@ -95,6 +95,13 @@ struct TimelineOptions {
   // figures are in bench/RESULTS.md.
   bool compress = true;
   int compression_level = 1;  // zstd 1..9 (higher levels cost CPU for little gain on small records)
+  // true: every commit is on disk before it returns (SQLite synchronous
+  // FULL), which is what an ack to a collector promises. false: a commit
+  // survives the process crashing but maybe not a power loss (NORMAL in
+  // WAL mode: the database stays consistent, the last commits may be
+  // gone), for bulk loads that can simply be run again (replay), which
+  // call Checkpoint() at the end.
+  bool durable_commits = true;
 };
 
 struct BatchResult {
@@ -192,6 +199,10 @@ class Timeline {
   // analyzer replays into its rules at start. Stops at the first error
   // `fn` returns.
   Status ForEachEvent(const std::function<Status(const Event&)>& fn);
+
+  // Moves the write-ahead log into the database file and syncs it: after
+  // it, everything committed is on disk whatever durable_commits said.
+  Status Checkpoint();
 
   // Alert changes that no batch carried (the rules' time-based checks), in
   // their own transaction.

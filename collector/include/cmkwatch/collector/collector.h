@@ -1,7 +1,8 @@
 // Collector: the long-running service that follows Azure log sources,
 // parses them, spools batches durably and sends them to the analyzer.
 //
-//   sources (directory trees, single files, stdin, Kafka / Event Hubs)
+//   sources (directory trees, single files, stdin, Event Grid push
+//   endpoints, Kafka / Event Hubs consumer groups)
 //     → SourceSink: Spool::Append (batch + file checkpoints, one transaction)
 //     → sender: Spool::Pending → ZeroMQ DEALER → analyzer
 //     ← ack(sequence) → Spool::Ack
@@ -12,8 +13,10 @@
 //    A batch not acknowledged within resend_after_ms is sent again, as are
 //    all pending batches after a restart; the analyzer deduplicates.
 //  * Back-pressure: when the spool is at its cap, sources stop reading (the
-//    source keeps the refused batch and offers it again); nothing is
-//    dropped. The collector logs when it starts and stops being blocked.
+//    source keeps the refused batch and offers it again; an Event Grid
+//    endpoint holds a refused delivery briefly, then answers it 503 so that
+//    Event Grid keeps it and retries); nothing is dropped. The collector
+//    logs when it starts and stops being blocked.
 //  * Restart: file sources resume from the checkpoints committed with the
 //    last spooled batch, so no byte is read twice or skipped.
 //  * Acknowledgements reach the sources too (Source::OnAcknowledged): a
@@ -35,18 +38,24 @@
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/collector/source.h"
 #include "cmkwatch/common/log.h"
+#include "cmkwatch/common/metrics.h"
 #include "cmkwatch/common/status.h"
 #include "cmkwatch/common/transport.h"
 
 namespace cmkwatch::collector {
 
-enum class SourceType : uint8_t { kFiles, kKafka };
+enum class SourceType : uint8_t {
+  kPath,       // a directory tree, a single file, or "-" for stdin
+  kEventGrid,  // an HTTPS endpoint Event Grid pushes deliveries to
+  kKafka,      // a Kafka topic / Event Hub, read in a consumer group
+};
 
 struct SourceConfig {
-  std::string path;  // a directory tree or a single file to follow, or "-" for stdin
-  Format format = Format::kAuto;
-  SourceType type = SourceType::kFiles;
-  KafkaSourceOptions kafka;  // type kKafka (its own format; `path` unused)
+  SourceType type = SourceType::kPath;
+  std::string path;  // kPath: a directory tree or a single file to follow, or "-" for stdin
+  Format format = Format::kAuto;  // kPath
+  EventGridSourceOptions eventgrid;  // kEventGrid
+  KafkaSourceOptions kafka;          // kKafka (its own format)
 };
 
 struct CollectorOptions {
@@ -64,11 +73,14 @@ struct CollectorOptions {
   int resend_after_ms = 5000;
   // Batches sent and not yet acknowledged, at most.
   size_t max_inflight_batches = 64;
-  // "host:port" of a loopback /metrics and /healthz endpoint; "" = none.
-  std::string http;
   // Stop on its own once every source is finished (stdin at EOF) and the
   // spool is empty: for `az ... | cmkwatch-collector -`.
   bool exit_when_drained = false;
+  // "host:port" to serve Prometheus /metrics and /healthz on (the Event Grid
+  // endpoints' counters, each Kafka source's per-partition figures); "" =
+  // none. Loopback only unless allowed.
+  std::string http;
+  bool http_allow_non_loopback = false;
 };
 
 struct CollectorStats {
@@ -96,6 +108,10 @@ class Collector {
   Status Run();
   void Stop();
   CollectorStats Stats() const;
+  // The registry behind /metrics (the sources register their series in it).
+  metrics::Registry& metrics();
+  // The bound port of the /metrics endpoint (0 without one).
+  uint16_t http_port() const;
 
  private:
   struct Impl;

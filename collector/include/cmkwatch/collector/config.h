@@ -9,6 +9,14 @@
 //   sources:                            at least one; paths unique
 //     - { path: PATH | "-", format: auto|activity|kvaudit|azurediagnostics|eventgrid|arm }
 //     - PATH                            shorthand for { path: PATH }
+//     - type: eventgrid                 an Event Grid push endpoint (names unique)
+//       name: ID, listen: HOST:PORT (required), url_path: /PATH
+//       tls: { cert_file: PATH, key_file: PATH }   absent = plain HTTP, loopback only
+//       secret_env: VAR | secret_file: PATH        required
+//       secret_query_parameter: NAME, secret_header: NAME
+//       max_body_bytes: SIZE, max_connections: INT, request_timeout_ms: INT,
+//       idle_timeout_ms: INT, backpressure_hold_ms: INT, retry_after_s: INT,
+//       allowed_origins: [DNS name, ...], allowed_rate: "*" | INT
 //     - type: kafka                     Event Hubs / Kafka (kafka_source.h); names unique
 //       name: NAME                      default kafka:<first topic>
 //       bootstrap_servers: [HOST:PORT, ...]
@@ -29,7 +37,8 @@
 //             max_batch_events: INT, max_batch_bytes: SIZE, max_open_files: INT }
 //   send: { resend_after_ms: INT, max_inflight_batches: INT }
 //   exit_when_drained: BOOL
-//   http: HOST:PORT                     loopback /metrics and /healthz; "" = none
+//   http: HOST:PORT                     /metrics and /healthz ("" = none, the default)
+//   http_allow_non_loopback: BOOL
 //   link: { heartbeat_ivl_ms: INT, heartbeat_timeout_ms: INT, send_high_water_mark: INT }
 //   curve:                              present = CURVE encryption
 //     server_public_key_file: PATH

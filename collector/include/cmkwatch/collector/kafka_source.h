@@ -55,7 +55,7 @@
 //                      client-credentials grant (Microsoft Entra ID for Event
 //                      Hubs), fetched by the collector itself because Debian's
 //                      librdkafka is built without its own OIDC client
-// Secrets come from `*_file` (mode 0600) or `*_env` (common/secret.h) and are
+// Secrets come from `*_file` (mode 0600) or `*_env` (common/config.h) and are
 // read in Setup; no log line or Status ever carries one.
 //
 // Threading: as every Source (source.h); OnAcknowledged and Stats may be
@@ -75,7 +75,7 @@
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/collector/source.h"
 #include "cmkwatch/common/log.h"
-#include "cmkwatch/common/secret.h"
+#include "cmkwatch/common/config.h"
 #include "cmkwatch/common/status.h"
 
 namespace cmkwatch::collector {
@@ -94,7 +94,6 @@ struct KafkaOAuthOptions {
   std::string client_id;
   std::string scope;
   config::SecretSource client_secret;
-  bool operator==(const KafkaOAuthOptions&) const = default;
 };
 
 struct KafkaSourceOptions {

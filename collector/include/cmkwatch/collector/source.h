@@ -46,12 +46,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cmkwatch/collector/parse.h"
+#include "cmkwatch/common/config.h"
 #include "cmkwatch/common/event.h"
+#include "cmkwatch/common/log.h"
+#include "cmkwatch/common/metrics.h"
 #include "cmkwatch/common/status.h"
 
 namespace cmkwatch::collector {
@@ -253,6 +257,97 @@ class StreamSource final : public Source {
   bool Finished() const override;
 
   StreamSourceStats Stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct EventGridSourceOptions {
+  // Names the endpoint in metrics (label endpoint=), logs and quarantine
+  // locations ("eventgrid:<name>/sha256:<body hash prefix>").
+  std::string name = "eventgrid";
+  std::string listen;                  // "host:port", required
+  std::string url_path = "/eventgrid";  // the one path served
+  // Both set: HTTPS. Both empty: plain HTTP, refused unless `listen` is a
+  // loopback address (behind a TLS-terminating proxy, or tests).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  config::SecretSource secret;  // required; read at Setup
+  std::string secret_query_parameter = "access_token";  // "" = not accepted in the query
+  std::string secret_header;                           // "" = not accepted in a header
+  size_t max_body_bytes = size_t{1} << 20;
+  int max_connections = 64;
+  int request_timeout_ms = 15'000;  // accept/first byte → last body byte
+  int idle_timeout_ms = 60'000;     // keep-alive, between requests
+  // A delivery refused by a full spool is held (its connection waiting)
+  // and offered again for this long before it is answered 503.
+  int backpressure_hold_ms = 2'000;
+  int retry_after_s = 10;  // Retry-After of a 503
+  std::vector<std::string> allowed_origins;  // CloudEvents handshake; empty = any
+  std::string allowed_rate = "*";            // WebHook-Allowed-Rate
+  ParseLimits limits;
+};
+
+struct EventGridSourceStats {
+  uint64_t deliveries_accepted = 0;  // answered 200 after their batch was spooled
+  uint64_t events = 0;               // events handed to the sink (accepted batches)
+  uint64_t quarantined = 0;          // quarantine entries handed to the sink
+  uint64_t eventgrid_handshakes = 0;    // SubscriptionValidationEvent answered
+  uint64_t cloudevents_handshakes = 0;  // OPTIONS answered with WebHook-Allowed-Origin
+  uint64_t rejected_batches = 0;     // OnBatch refusals (back-pressure)
+  uint64_t connections = 0;          // accepted
+  uint64_t tls_failures = 0;
+  std::map<std::string, uint64_t> refused;  // by reason (metric label), only non-zero ones
+};
+
+// Receives Azure Event Grid deliveries on an HTTPS endpoint (a webhook
+// event subscription's target) and spools their events.
+//
+//  * Protocol: Event Grid schema and CloudEvents 1.0, single and batched;
+//    both validation handshakes; a shared secret on every request (query
+//    parameter or header, constant-time compare) — see
+//    collector/src/event_grid_endpoint.h for the details and answers.
+//  * Durability: a delivery is answered 200 only after its batch (events
+//    and quarantine entries) was accepted by the SourceSink, i.e. is in the
+//    spool; a crash before that leaves Event Grid to retry. A retried
+//    delivery carries the same events with the same ids (Azure's), which
+//    the analyzer stores once.
+//  * Nothing silently dropped: a body that is not a delivery is recorded
+//    as a quarantine entry (spooled) before the 400; an authenticated body
+//    over max_body_bytes likewise before the 413; an event the parser
+//    refuses is quarantined and its neighbours spooled (200).
+//  * Back-pressure (a departure from the Source contract, which cannot
+//    apply to a push source: the batch's owner is the sender): a batch the
+//    sink refuses is held with its connection waiting and offered again on
+//    every RunOnce for backpressure_hold_ms; RunOnce returns the refusal
+//    meanwhile. If the spool does not free up in time the delivery is
+//    answered 503 with Retry-After and Event Grid keeps it. Other deliveries
+//    arriving while one is held are answered 503 at once.
+//  * Steps: each RunOnce serves the socket for up to `timeout_ms` and hands
+//    at most one batch; requests beyond it wait (bounded by
+//    max_connections) for the next step. No checkpoints: batches carry an
+//    empty `through`.
+//  * Threading: as every Source; `metrics` and `logger` (either may be
+//    null) must outlive the source. Never logs a secret or a request's
+//    query string; log lines about refusals are rate-limited.
+class EventGridSource final : public Source {
+ public:
+  EventGridSource(EventGridSourceOptions options, SourceSink& sink, metrics::Registry* metrics = nullptr,
+                  log::Logger* logger = nullptr);
+  ~EventGridSource() override;
+  EventGridSource(const EventGridSource&) = delete;
+  EventGridSource& operator=(const EventGridSource&) = delete;
+
+  // Reads the secret, loads the certificate and binds the address:
+  // InvalidArgument (options, files, plain HTTP off loopback), NotFound (a
+  // file or variable missing), IoError (bind failed).
+  Status Setup() override;
+  Result<bool> RunOnce(int timeout_ms) override;
+  void Stop() override;
+
+  uint16_t port() const;  // the bound port, after Setup (useful with port 0)
+  EventGridSourceStats Stats() const;
 
  private:
   struct Impl;

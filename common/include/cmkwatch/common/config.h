@@ -247,6 +247,23 @@ class MapReader {
 bool ReadKeyFileEntry(MapReader& reader, std::string_view key, bool secret, std::string* path_out,
                       std::string* key_out);
 
+// Where a secret comes from: exactly one of an environment variable and a
+// file (alert sinks' URLs and keys, the Event Grid endpoint's shared secret).
+struct SecretSource {
+  std::string env;   // environment variable name
+  std::string file;  // path (resolved against the config file's directory)
+  bool empty() const { return env.empty() && file.empty(); }
+};
+inline constexpr size_t kMaxSecretBytes = 16 << 10;
+// The secret's value, trailing newline trimmed. NotFound / InvalidArgument
+// naming the variable or the path, never the value; a file readable by
+// group or others, or over 16 KiB, is refused.
+Result<std::string> ReadSecret(const SecretSource& source, std::string_view what);
+// Reads `<stem>_env` / `<stem>_file` into *out (only where the secret comes
+// from; the value is read later, by ReadSecret); a problem when both or
+// (when required) neither is given.
+void ReadSecretSource(MapReader& r, std::string_view stem, SecretSource* out, Need need);
+
 // The `log: { level: info, format: kv }` section both daemons share.
 void ReadLogSection(MapReader& parent, log::Level* level, log::Format* format);
 

@@ -50,6 +50,11 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   // "Corruption: <message>", or "OK".
   std::string ToString() const;
+  // The same code with `context` put before the message ("source x: ..."),
+  // for a caller that knows where the failure happened. Ok stays Ok.
+  Status WithContext(std::string_view context) const {
+    return ok() ? *this : Status(code_, std::string(context) + message_);
+  }
 
  private:
   Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}

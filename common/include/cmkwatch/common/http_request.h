@@ -1,10 +1,12 @@
-// The HTTP/1.x request-head parser behind http::Server (private to common).
+// The HTTP/1.x request-head parser behind http::Server (/metrics) and the
+// collector's Event Grid endpoint.
 //
 // Pure: bytes in, a Request or a Status out, no I/O, so tests and the fuzz
-// target (fuzz/fuzz_http_request.cpp) call it directly.
+// targets (fuzz/fuzz_http_request.cpp, fuzz_eventgrid_delivery.cpp) call it
+// directly.
 //
 // Grammar accepted (a strict subset of RFC 9112, enough for scrapers,
-// curl and health checkers):
+// curl, health checkers and Azure Event Grid's webhook deliveries):
 //
 //   head         = request-line *( header-line ) CRLF
 //   request-line = method SP origin-form SP version CRLF
@@ -21,6 +23,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +51,14 @@ struct Request {
   std::string version;  // "HTTP/1.0" or "HTTP/1.1"
   std::vector<Header> headers;
   // Content-Length > 0 or any Transfer-Encoding: the client means to send a
-  // body (the server refuses those; it only serves GET and HEAD).
+  // body (http::Server refuses those; it only serves GET and HEAD).
   bool declares_body = false;
+  // Content-Length's value when the header is present (every copy agrees,
+  // at most 18 digits); nullopt without one.
+  std::optional<uint64_t> content_length;
+  // A Transfer-Encoding header was sent (its coding is not interpreted: a
+  // server that does not decode chunked bodies answers 411 or 501).
+  bool transfer_encoding = false;
 
   // The first header of that name (ASCII case-insensitive), or nullptr.
   const Header* Find(std::string_view name) const;
@@ -60,5 +70,11 @@ struct Request {
 //   LimitExceeded   head over kMaxHeadBytes or more than kMaxHeaders (→ 431)
 //   Unsupported     an HTTP version other than 1.0 / 1.1 (→ 505)
 Result<Request> ParseRequestHead(std::string_view head);
+
+// The value of the first `name=value` pair named `name` in a query string
+// ("a=1&code=x%2By"), percent-decoded ('+' stays '+': RFC 3986 queries, not
+// HTML forms); nullopt when there is none or its escapes are malformed.
+// `name` is compared as sent, case-sensitively and undecoded.
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view name);
 
 }  // namespace cmkwatch::http
