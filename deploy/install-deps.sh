@@ -31,7 +31,10 @@ PACKAGES=(
   libzstd-dev          # timeline: events compressed against a trained dictionary
   libzmq3-dev          # collector → analyzer transport
   libyaml-dev          # configuration files (event parser, no recursion)
-  libcurl4-openssl-dev # alert sinks: HTTPS webhooks and SMTP, TLS via OpenSSL
+  libcurl4-openssl-dev # alert sinks: HTTPS webhooks and SMTP, TLS via OpenSSL;
+                       # the Kafka source's OAuth client-credentials tokens
+  librdkafka-dev       # Event Hubs / Kafka source (consumer groups); its mock
+                       # cluster (rdkafka_mock.h) is the tests' Kafka endpoint
   # tests and benchmarks
   libgtest-dev libgmock-dev
   # used by tests to make gzip fixtures on the fly

@@ -107,6 +107,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CMK_FUZZ_CHECK(tree.ok());
     CMK_FUZZ_CHECK(!config->collector.id.empty() && !config->collector.spool_path.empty());
     CMK_FUZZ_CHECK(!config->collector.sources.empty());
+    for (const auto& src : config->collector.sources) {
+      if (src.type == cmkwatch::collector::SourceType::kPath) CMK_FUZZ_CHECK(!src.path.empty());
+      if (src.type != cmkwatch::collector::SourceType::kKafka) continue;
+      // What the Kafka source relies on: somewhere to connect, something to
+      // read, a name, and no passthrough property that overrides it or
+      // holds a secret inline.
+      const auto& k = src.kafka;
+      CMK_FUZZ_CHECK(!k.name.empty() && !k.bootstrap_servers.empty() && !k.topics.empty() && !k.group_id.empty());
+      CMK_FUZZ_CHECK(k.max_batch_events >= 1 && k.max_message_bytes >= 1024);
+      for (const auto& [name, value] : k.properties) CMK_FUZZ_CHECK(cmkwatch::collector::KafkaPropertyProblem(name).empty());
+      if (k.security == cmkwatch::collector::KafkaSecurity::kConnectionString) CMK_FUZZ_CHECK(!k.connection_string.empty());
+      if (k.security == cmkwatch::collector::KafkaSecurity::kOAuthBearer) CMK_FUZZ_CHECK(!k.oauth.client_secret.empty());
+    }
   } else {
     CheckMessage(config.status());
   }

@@ -29,6 +29,8 @@ constexpr const char* kUsage =
     "before it is sent and kept until the analyzer acknowledges it; file offsets\n"
     "are committed with their batch, so a restart neither re-reads nor skips.\n"
     "\n"
+    "Event Hubs (Kafka) sources are configured in --config (type: kafka).\n"
+    "\n"
     "PATH is a directory tree to follow (Azure Storage export layout:\n"
     "insights-logs-auditevent/resourceId=.../PT1H.json), a single file to follow,\n"
     "or - for stdin (e.g. az monitor activity-log list | cmkwatch-collector ... -).\n"
@@ -147,7 +149,12 @@ int main(int argc, char** argv) {
       if (!f) return Usage("--format must be auto, activity, kvaudit, azurediagnostics, eventgrid or arm");
       path_format = *f;
     }
-    for (const auto& p : paths) options.sources.push_back({collector::SourceType::kPath, p, path_format, {}});
+    for (const auto& p : paths) {
+      collector::SourceConfig sc;
+      sc.path = p;
+      sc.format = path_format;
+      options.sources.push_back(std::move(sc));
+    }
     if (!eventgrid.empty()) {
       collector::SourceConfig sc;
       sc.type = collector::SourceType::kEventGrid;
@@ -181,7 +188,8 @@ int main(int argc, char** argv) {
     }
     if (options.spool_path.empty()) return Usage("a spool is required: --spool FILE or spool: in --config");
     if (options.sources.empty()) {
-      return Usage("no source: give a PATH (directory, file or -), --eventgrid, or sources: in --config");
+      return Usage("no source: give a PATH (directory, file or -), --eventgrid, or sources: in --config "
+                   "(files, type: eventgrid, type: kafka)");
     }
 
     log::Logger logger(config.log_format, config.log_level);

@@ -19,6 +19,7 @@
 
 #include "cmkwatch/collector/spool.h"
 #include "cmkwatch/common/http_server.h"
+#include "cmkwatch/common/metrics.h"
 #include "cmkwatch/common/wire.h"
 
 namespace cmkwatch::collector {
@@ -60,8 +61,9 @@ std::vector<FileCheckpoint> ResumePoints(const std::vector<SpoolCheckpoint>& sto
 }  // namespace
 
 // Takes a source's batches into the spool: the batch and the offsets it
-// reaches commit in one transaction.
-class SpoolSink final : public SourceSink {
+// reaches commit in one transaction. Kafka sources take the batch's
+// sequence back instead (their offsets wait for the analyzer's ack).
+class SpoolSink final : public SourceSink, public SequencedSink {
  public:
   // on_spooled(events, quarantine entries, the stored batch) after each commit.
   using OnSpooled = std::function<void(size_t, size_t, SpooledBatch&&)>;
@@ -84,6 +86,16 @@ class SpoolSink final : public SourceSink {
     return Status::Ok();
   }
 
+  Result<uint64_t> OnSequencedBatch(std::vector<Event>&& events, std::vector<QuarantineEntry>&& quarantined) override {
+    const size_t n_events = events.size(), n_quarantined = quarantined.size();
+    SpooledBatch stored;
+    auto seq = spool_.Append(std::move(events), std::move(quarantined), {}, &stored.bytes);
+    if (!seq.ok()) return seq.status();
+    stored.sequence = *seq;
+    on_spooled_(n_events, n_quarantined, std::move(stored));
+    return *seq;
+  }
+
  private:
   Spool& spool_;
   std::string prefix_;
@@ -99,8 +111,9 @@ struct Collector::Impl {
   std::unique_ptr<Spool> spool;
   std::vector<std::unique_ptr<SpoolSink>> sinks;
   std::vector<std::unique_ptr<Source>> sources;
+  std::vector<KafkaSource*> kafka_sources;  // among `sources`, for metrics
   std::unique_ptr<transport::Client> client;
-  std::unique_ptr<http::Server> http;
+  std::unique_ptr<http::Server> http;  // declared after sources: stops first
 
   std::atomic<bool> stop{false};
   std::atomic<bool> blocked{false};  // sources paused by a full spool
@@ -256,6 +269,9 @@ struct Collector::Impl {
       logger.Error("cannot record an ack in the spool", {{"error", removed.status().ToString()}});
       return;
     }
+    // The analyzer holds these events now: sources that wait for that
+    // (Kafka offsets) may release their input.
+    for (auto& src : sources) src->OnAcknowledged(ack->sequence);
     inflight.erase(std::remove_if(inflight.begin(), inflight.end(),
                                   [&](const InFlight& f) { return f.sequence == ack->sequence; }),
                    inflight.end());
@@ -287,6 +303,84 @@ struct Collector::Impl {
       }
     }
     spooled.notify_all();
+  }
+
+  // --- metrics ------------------------------------------------------------
+
+  // Rendered at scrape time from the stats (as the analyzer renders its
+  // per-collector series): partitions come and go with rebalances, and a
+  // registry's series cannot be removed.
+  std::string RenderMetrics() {
+    metrics::Registry r;
+    const metrics::Labels id = {{"collector", options.id}};
+    CollectorStats st;
+    {
+      std::lock_guard lock(mu);
+      st = stats;
+    }
+    auto spool_stats = spool->Stats();
+    auto counter = [&](std::string_view name, std::string_view help, uint64_t v, const metrics::Labels& l) {
+      if (auto c = r.AddCounter(name, help, l); c.ok()) c->Inc(v);
+    };
+    auto gauge = [&](std::string_view name, std::string_view help, double v, const metrics::Labels& l) {
+      if (auto g = r.AddGauge(name, help, l); g.ok()) g->Set(v);
+    };
+    counter("cmkwatch_collector_batches_spooled_total", "Batches written to the spool.", st.batches_spooled, id);
+    counter("cmkwatch_collector_events_spooled_total", "Events written to the spool.", st.events_spooled, id);
+    counter("cmkwatch_collector_quarantined_spooled_total", "Quarantine entries written to the spool.",
+            st.quarantined_spooled, id);
+    counter("cmkwatch_collector_batches_sent_total", "Batch sends to the analyzer, resends included.", st.batches_sent, id);
+    counter("cmkwatch_collector_batches_acked_total", "Batches the analyzer acknowledged.", st.batches_acked, id);
+    if (spool_stats.ok()) {
+      gauge("cmkwatch_collector_spool_batches", "Unacknowledged batches in the collector's spool.",
+            static_cast<double>(spool_stats->pending_batches), id);
+      gauge("cmkwatch_collector_spool_bytes", "Bytes of unacknowledged batches in the spool.",
+            static_cast<double>(spool_stats->pending_bytes), id);
+    }
+    gauge("cmkwatch_collector_blocked", "1 while the collector's spool is full and reading paused.", blocked.load() ? 1 : 0, id);
+    for (const KafkaSource* k : kafka_sources) {
+      const KafkaSourceStats ks = k->Stats();
+      const metrics::Labels sl = {{"source", k->name()}};
+      counter("cmkwatch_kafka_commits_total", "Partition offsets Kafka confirmed committed.", ks.commits, sl);
+      counter("cmkwatch_kafka_commit_failures_total", "Partition offsets whose commit failed (retried).",
+              ks.commit_failures, sl);
+      counter("cmkwatch_kafka_rebalances_total", "Partition assignments and revocations.", ks.rebalances, sl);
+      counter("cmkwatch_kafka_errors_total", "Client errors librdkafka reported (transient ones included).",
+              ks.errors, sl);
+      counter("cmkwatch_kafka_rejected_batches_total", "Batches the full spool refused (back-pressure).",
+              ks.rejected_batches, sl);
+      gauge("cmkwatch_kafka_assigned_partitions", "Partitions this collector owns in its consumer group.",
+            static_cast<double>(ks.assigned_partitions), sl);
+      gauge("cmkwatch_kafka_paused", "1 while consumption is paused because the spool is full.",
+            ks.paused ? 1 : 0, sl);
+      for (const KafkaPartitionStats& p : ks.partitions) {
+        const metrics::Labels pl = {{"source", k->name()},
+                                    {"topic", p.topic},
+                                    {"partition", std::to_string(p.partition)}};
+        counter("cmkwatch_kafka_messages_total", "Kafka messages taken.", p.messages, pl);
+        counter("cmkwatch_kafka_bytes_total", "Kafka message value bytes taken.", p.bytes, pl);
+        counter("cmkwatch_kafka_events_total", "Events parsed from Kafka messages.", p.events, pl);
+        counter("cmkwatch_kafka_quarantined_total", "Quarantine entries from Kafka messages.", p.quarantined, pl);
+        if (p.committed >= 0) {
+          gauge("cmkwatch_kafka_committed_offset", "Offset Kafka last confirmed committed by this collector.",
+                static_cast<double>(p.committed), pl);
+        }
+        if (p.high_watermark >= 0) {
+          gauge("cmkwatch_kafka_high_watermark", "The partition's end offset as last fetched.",
+                static_cast<double>(p.high_watermark), pl);
+          if (p.assigned) {
+            // Messages not yet in the analyzer (as far as Kafka's commits
+            // say): what a restart or a rebalance would read again.
+            const int64_t base = std::max<int64_t>(p.committed, 0);
+            gauge("cmkwatch_kafka_lag", "High watermark minus the committed offset, while assigned.",
+                  static_cast<double>(std::max<int64_t>(0, p.high_watermark - base)), pl);
+          }
+        }
+        gauge("cmkwatch_kafka_partition_assigned", "1 while this collector owns the partition.",
+              p.assigned ? 1 : 0, pl);
+      }
+    }
+    return r.Render();
   }
 
   bool AllFinished() const {
@@ -366,6 +460,24 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
   for (const SourceConfig& sc : options.sources) {
     DirectorySourceOptions so = options.source_defaults;
     so.format = sc.format;
+    if (sc.type == SourceType::kKafka) {
+      KafkaSourceOptions ko = sc.kafka;
+      if (ko.client_id.empty()) ko.client_id = options.id;
+      // Every batch must fit the spool with room to spare, or a refused
+      // batch would wait for room that never comes.
+      const uint64_t largest = ko.max_batch_bytes + ko.max_message_bytes;
+      if (options.spool_max_bytes / 4 < largest) {
+        return Status::InvalidArgument("kafka source " + ko.name + ": spool_max_bytes must be at least 4 x " +
+                                       "(max_batch_bytes + max_message_bytes) = " + std::to_string(4 * largest) +
+                                       " bytes");
+      }
+      impl->sinks.push_back(std::make_unique<SpoolSink>(*impl->spool, "", on_spooled));
+      auto source = std::make_unique<KafkaSource>(std::move(ko), *impl->sinks.back(), logger);
+      impl->kafka_sources.push_back(source.get());
+      impl->sources.push_back(std::move(source));
+      if (Status s = impl->sources.back()->Setup(); !s.ok()) return s;
+      continue;
+    }
     if (sc.type == SourceType::kEventGrid) {
       // No checkpoints: the prefix only keeps the sink's keys apart.
       impl->sinks.push_back(
@@ -404,7 +516,8 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
     ho.allow_non_loopback = options.http_allow_non_loopback;
     ho.handlers["/healthz"] = [] { return http::Response{200, "text/plain; charset=utf-8", "ok\n"}; };
     ho.handlers["/metrics"] = [raw] {
-      return http::Response{200, std::string(metrics::Registry::kContentType), raw->registry.Render()};
+      return http::Response{200, std::string(metrics::Registry::kContentType),
+                            raw->registry.Render() + raw->RenderMetrics()};
     };
     auto server = http::Server::Start(options.http, std::move(ho));
     if (!server.ok()) return server.status().WithContext("collector http: ");
@@ -421,7 +534,8 @@ Result<std::unique_ptr<Collector>> Collector::Start(const CollectorOptions& opti
                                     {"spool", options.spool_path},
                                     {"sources", static_cast<uint64_t>(options.sources.size())},
                                     {"pending_batches", st.ok() ? st->pending_batches : 0},
-                                    {"curve", options.link.client_curve.has_value()}});
+                                    {"curve", options.link.client_curve.has_value()},
+                                    {"http_port", impl->http ? static_cast<int>(impl->http->port()) : 0}});
   return std::unique_ptr<Collector>(new Collector(std::move(impl)));
 }
 

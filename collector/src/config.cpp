@@ -9,6 +9,7 @@
 
 #include "cmkwatch/common/config.h"
 #include "cmkwatch/common/net.h"
+#include "oauth_token.h"
 
 namespace cmkwatch::collector {
 namespace {
@@ -20,9 +21,177 @@ using config::Node;
 constexpr int64_t kMaxMillis = 3'600'000;  // one hour: longer intervals are a mistake, not a setting
 constexpr size_t kMaxSources = 1024;
 
+constexpr size_t kMaxTopics = 100;
+constexpr size_t kMaxBootstrapServers = 64;
+constexpr size_t kMaxProperties = 64;
+
+bool IsTopicName(std::string_view t) {
+  // Kafka's own rule (Event Hubs names fit it too).
+  return !t.empty() && t.size() <= 249 && t != "." && t != ".." &&
+         std::all_of(t.begin(), t.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '-';
+         });
+}
+
+// host:port, host a name or an address ([v6] in brackets), port 1-65535.
+bool IsHostPort(std::string_view hp) {
+  const size_t colon = hp.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= hp.size() || hp.size() > 255) return false;
+  int port = 0;
+  for (char c : hp.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+    port = port * 10 + (c - '0');
+    if (port > 65535) return false;
+  }
+  if (port == 0) return false;
+  return std::none_of(hp.begin(), hp.begin() + static_cast<std::ptrdiff_t>(colon),
+                      [](char c) { return c == ',' || c == '/' || c == ' ' || static_cast<unsigned char>(c) < 0x21; });
+}
+
+bool IsSourceName(std::string_view n) {
+  return !n.empty() && n.size() <= 128 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-' || c == ':';
+  });
+}
+
+// A `type: kafka` item of `sources:` (schema in config.h).
+void ReadKafkaSource(MapReader& r, SourceConfig* source) {
+  source->type = SourceType::kKafka;
+  KafkaSourceOptions& k = source->kafka;
+  if (r.String("name", &k.name) && !IsSourceName(k.name)) {
+    r.Problem(*r.Value("name"), "'name': expected 1..128 of A-Z a-z 0-9 . _ - :, got " + MapReader::Shown(*r.Value("name")));
+  }
+  if (r.StringList("bootstrap_servers", &k.bootstrap_servers, Need::kRequired)) {
+    const Node* n = r.Value("bootstrap_servers");
+    if (k.bootstrap_servers.empty() || k.bootstrap_servers.size() > kMaxBootstrapServers) {
+      r.Problem(*n, "'bootstrap_servers': expected 1 to " + std::to_string(kMaxBootstrapServers) + " host:port entries");
+    }
+    for (const auto& hp : k.bootstrap_servers) {
+      if (!IsHostPort(hp)) r.Problem(*n, "'bootstrap_servers': '" + hp.substr(0, 80) + "' is not host:port");
+    }
+  }
+  if (r.StringList("topics", &k.topics, Need::kRequired)) {
+    const Node* n = r.Value("topics");
+    if (k.topics.empty() || k.topics.size() > kMaxTopics) {
+      r.Problem(*n, "'topics': expected 1 to " + std::to_string(kMaxTopics) + " topics (Event Hubs: hub names)");
+    }
+    for (const auto& t : k.topics) {
+      if (!IsTopicName(t)) r.Problem(*n, "'topics': '" + t.substr(0, 80) + "' is not a topic name (A-Z a-z 0-9 . _ -)");
+    }
+  }
+  if (r.String("group_id", &k.group_id) && (k.group_id.empty() || k.group_id.size() > 255)) {
+    r.Problem(*r.Value("group_id"), "'group_id': expected 1 to 255 bytes");
+  }
+  if (r.String("client_id", &k.client_id) && !config::IsValidId(k.client_id)) {
+    r.Problem(*r.Value("client_id"), "'client_id': expected 1..128 of A-Z a-z 0-9 . _ -");
+  }
+  r.Enum("format", &k.format, FormatFromName, "auto, activity, kvaudit, azurediagnostics, eventgrid, arm");
+  const bool has_security =
+      r.Enum("security", &k.security, KafkaSecurityFromName,
+             "plaintext, ssl, connection_string (Event Hubs), sasl_plain, oauthbearer (Event Hubs)", Need::kRequired);
+  r.Enum("auto_offset_reset", &k.auto_offset_reset,
+         [](std::string_view v) -> std::optional<std::string> {
+           if (v == "earliest" || v == "latest") return std::string(v);
+           return std::nullopt;
+         },
+         "earliest, latest");
+
+  config::ReadSecretSource(r, "connection_string", &k.connection_string, Need::kOptional);
+  r.String("sasl_username", &k.sasl_username);
+  config::ReadSecretSource(r, "sasl_password", &k.sasl_password, Need::kOptional);
+  r.Path("ca_file", &k.ca_file);
+  r.Path("client_cert_file", &k.client_cert_file);
+  r.Path("client_key_file", &k.client_key_file);
+  bool has_oauth = false;
+  if (const Node* o = r.Mapping("oauth")) {
+    has_oauth = true;
+    MapReader orr(*o, r.problems(), "oauth");
+    orr.String("token_endpoint", &k.oauth.token_endpoint, Need::kRequired);
+    orr.String("client_id", &k.oauth.client_id, Need::kRequired);
+    orr.String("scope", &k.oauth.scope, Need::kRequired);
+    config::ReadSecretSource(orr, "client_secret", &k.oauth.client_secret, Need::kRequired);
+    orr.Finish();
+  }
+
+  // What each security mode needs, and nothing it would ignore.
+  if (has_security) {
+    const Node& at = *r.Value("security");
+    const bool tls = k.security != KafkaSecurity::kPlaintext;
+    auto need = [&](bool present, std::string_view key) {
+      if (!present) r.Problem(at, "security " + std::string(KafkaSecurityName(k.security)) + " needs '" + std::string(key) + "'");
+    };
+    auto unused = [&](bool present, std::string_view key, std::string_view mode) {
+      if (present) {
+        r.Problem(at, "'" + std::string(key) + "' is only used with security: " + std::string(mode) +
+                          ", not " + std::string(KafkaSecurityName(k.security)));
+      }
+    };
+    const bool cs = !k.connection_string.empty(), pw = !k.sasl_password.empty();
+    if (k.security == KafkaSecurity::kConnectionString) {
+      need(cs, "connection_string_file' or 'connection_string_env");
+    } else {
+      unused(cs, "connection_string_file/_env", "connection_string");
+    }
+    if (k.security == KafkaSecurity::kSaslPlain) {
+      need(!k.sasl_username.empty(), "sasl_username");
+      need(pw, "sasl_password_file' or 'sasl_password_env");
+    } else {
+      unused(!k.sasl_username.empty(), "sasl_username", "sasl_plain");
+      unused(pw, "sasl_password_file/_env", "sasl_plain");
+    }
+    if (k.security == KafkaSecurity::kOAuthBearer) {
+      need(has_oauth, "oauth");
+    } else {
+      unused(has_oauth, "oauth", "oauthbearer");
+    }
+    if (!tls) unused(!k.ca_file.empty(), "ca_file", "ssl, connection_string, sasl_plain or oauthbearer");
+    if (k.security != KafkaSecurity::kSsl) {
+      unused(!k.client_cert_file.empty() || !k.client_key_file.empty(), "client_cert_file/client_key_file", "ssl");
+    } else if (k.client_cert_file.empty() != k.client_key_file.empty()) {
+      r.Problem(at, "'client_cert_file' and 'client_key_file': give both or neither");
+    }
+  }
+  if (has_oauth && !k.oauth.token_endpoint.empty()) {
+    if (std::string why = internal::TokenEndpointProblem(k.oauth.token_endpoint); !why.empty()) {
+      r.Problem(*r.Value("oauth"), "'oauth': 'token_endpoint': " + why);
+    }
+  }
+
+  r.Size("max_message_bytes", &k.max_message_bytes, int64_t{1} << 10, int64_t{64} << 20);
+  r.Integer("max_batch_events", &k.max_batch_events, 1, static_cast<int64_t>(KafkaSource::kMaxItemsPerMessage));
+  r.Size("max_batch_bytes", &k.max_batch_bytes, int64_t{64} << 10, int64_t{128} << 20);
+  r.Integer("commit_interval_ms", &k.commit_interval_ms, 0, kMaxMillis);
+  r.Integer("batch_linger_ms", &k.batch_linger_ms, 0, 1000);
+  if (const Node* props = r.Mapping("properties")) {
+    if (props->children.size() > kMaxProperties) {
+      r.Problem(*props, "'properties': more than " + std::to_string(kMaxProperties) + " entries");
+    }
+    for (const Node& p : props->children) {
+      if (!p.IsScalar() || p.IsNull()) {
+        r.Problem(p, "'properties': '" + p.key.substr(0, 80) + "': expected a scalar value");
+        continue;
+      }
+      if (std::string why = KafkaPropertyProblem(p.key); !why.empty()) {
+        r.Problem(p, "'properties': '" + p.key.substr(0, 80) + "' " + why);
+        continue;
+      }
+      if (p.value.size() > 4096 ||
+          std::any_of(p.value.begin(), p.value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+        r.Problem(p, "'properties': '" + p.key + "': expected a one-line value of at most 4096 bytes");
+        continue;
+      }
+      k.properties.emplace_back(p.key, p.value);
+    }
+  }
+  if (k.name.empty() && !k.topics.empty()) k.name = "kafka:" + k.topics.front();
+}
+
 std::optional<SourceType> SourceTypeFromName(std::string_view name) {
   if (name == "files") return SourceType::kPath;
   if (name == "eventgrid") return SourceType::kEventGrid;
+  if (name == "kafka") return SourceType::kKafka;
   return std::nullopt;
 }
 
@@ -121,6 +290,7 @@ void ReadSources(MapReader& top, std::vector<SourceConfig>* sources) {
     return;
   }
   std::map<std::string, size_t> seen;  // resolved path → line
+  std::map<std::string, size_t> kafka_names;  // kafka source name → line
   for (const Node& item : list->children) {
     SourceConfig source;
     const Node* path_node = &item;
@@ -133,8 +303,19 @@ void ReadSources(MapReader& top, std::vector<SourceConfig>* sources) {
       source.path = item.value == "-" ? item.value : config::ResolvePath(top.problems().file_name(), item.value);
     } else {
       MapReader r(item, top.problems(), "a source");
-      if (r.Enum("type", &source.type, SourceTypeFromName, "files, eventgrid") &&
-          source.type == SourceType::kEventGrid) {
+      const bool typed = r.Enum("type", &source.type, SourceTypeFromName, "files, eventgrid, kafka");
+      if (typed && source.type == SourceType::kKafka) {
+        ReadKafkaSource(r, &source);
+        r.Finish();
+        if (auto [it, inserted] = kafka_names.emplace(source.kafka.name, item.mark.line); !inserted) {
+          top.Problem(item, "'sources': a second kafka source named '" + source.kafka.name + "' (first at line " +
+                                std::to_string(it->second) + "); give each its own 'name'");
+          continue;
+        }
+        sources->push_back(std::move(source));
+        continue;
+      }
+      if (typed && source.type == SourceType::kEventGrid) {
         ReadEventGridSource(r, &source.eventgrid);
         r.Finish();
         // Two endpoints of one name would mix their metrics and locations.

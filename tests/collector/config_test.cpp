@@ -279,7 +279,7 @@ TEST_F(CollectorConfigTest, EventGridSourceProblemsNameTheirLines) {
       "    secret_file: y\n"                        // 10: both
       "    allowed_rate: fast\n"                    // 11
       "    secret_query_parameter: \"\"\n"        // (with the header off too)
-      "  - { type: kafka, path: /x }\n");           // 13: unknown type
+      "  - { type: kinesis, path: /x }\n");         // 13: unknown type
   EXPECT_NE(e.find("c.yaml:5:13: 'listen': plain HTTP is served only on loopback; 10.0.0.4:8443 is not"),
             std::string::npos) << e;
   EXPECT_NE(e.find("c.yaml:4:5: 'secret_env' or 'secret_file' is required"), std::string::npos) << e;
@@ -288,7 +288,7 @@ TEST_F(CollectorConfigTest, EventGridSourceProblemsNameTheirLines) {
   EXPECT_NE(e.find("c.yaml:11:19: 'allowed_rate': expected \"*\" or requests per minute"), std::string::npos) << e;
   EXPECT_NE(e.find("the secret must be accepted somewhere"), std::string::npos) << e;
   EXPECT_NE(e.find("a second eventgrid source named 'eventgrid'"), std::string::npos) << e;
-  EXPECT_NE(e.find("c.yaml:13:13: 'type': expected one of: files, eventgrid"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:13:13: 'type': expected one of: files, eventgrid, kafka"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -31,6 +31,8 @@
 #include "cmkwatch/analyzer/timeline.h"
 #include "cmkwatch/collector/reader.h"
 #include "cmkwatch/common/transport.h"
+#include "numbered_records.h"
+#include "process.h"
 #include "receivers.h"
 #include "test_support.h"
 #include <nlohmann/json.hpp>
@@ -44,91 +46,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// A child process with stdout+stderr in a log file; killed with SIGKILL if
-// still running when the test ends.
-class Process {
- public:
-  Process(std::vector<std::string> argv, const fs::path& log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
-      pid_ = -1;
-    }
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
+using test::Process;
 
-  void Signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
-  // Waits for the exit; the exit code, 128+signal, or -1 after the timeout.
-  int Wait(std::chrono::milliseconds timeout = 30s) {
-    if (pid_ <= 0) return exit_code_;
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        pid_ = -1;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return exit_code_;
-      }
-      if (Clock::now() > deadline) return -1;
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  bool Running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return false;
-    }
-    return true;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
-};
-
-// Hand-made Key Vault AuditEvent records, one per line, from the first
-// record of tests/fixtures/kvaudit/PT1H.json: each gets its own
-// correlation id and time, so each is a distinct event.
-std::string Template() {
-  const std::string all = test::ReadFileOrFail(test::FixtureFile("kvaudit/PT1H.json"));
-  return all.substr(0, all.find('\n'));
-}
-
-std::string RecordNumber(const std::string& tmpl, uint64_t i) {
-  std::string r = tmpl;
-  char corr[40];
-  std::snprintf(corr, sizeof corr, "f1e2d3c4-b5a6-4978-8a9b-%012llx", static_cast<unsigned long long>(i));
-  r.replace(r.find("f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b"), 36, corr);
-  char time[40];
-  std::snprintf(time, sizeof time, "2025-03-14T%02llu:%02llu:%02llu.%07lluZ",
-                static_cast<unsigned long long>(i / 3600000 % 24), static_cast<unsigned long long>(i / 60000 % 60),
-                static_cast<unsigned long long>(i / 1000 % 60), static_cast<unsigned long long>(i % 1000 * 10000));
-  r.replace(r.find("2025-03-14T08:00:00.1234567Z"), 28, time);
-  return r;
-}
+using test::RecordNumber;
+using test::Template;
 
 void Append(const fs::path& file, const std::string& text) {
   std::ofstream out(file, std::ios::app | std::ios::binary);
@@ -361,23 +282,7 @@ TEST_F(PipelineTest, AppendTruncateAndReplaceOfAWatchedFileAreAllFollowed) {
   ExpectChainVerifies();
 }
 
-// GET over a plain socket: the status line and body of a loopback URL.
-std::string HttpGet(int port, const std::string& path) {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  std::string out;
-  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    (void)::send(s, req.data(), req.size(), MSG_NOSIGNAL);
-    char buf[65536];
-    for (ssize_t n; (n = ::read(s, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(s);
-  return out;
-}
+using test::HttpGet;
 
 // What an operator's Prometheus scrapes: per-source counters that match
 // what was stored, and the collector's spool as it last reported it.

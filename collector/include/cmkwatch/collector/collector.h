@@ -1,7 +1,8 @@
 // Collector: the long-running service that follows Azure log sources,
 // parses them, spools batches durably and sends them to the analyzer.
 //
-//   sources (directory trees, single files, stdin, Event Grid push endpoints)
+//   sources (directory trees, single files, stdin, Event Grid push
+//   endpoints, Kafka / Event Hubs consumer groups)
 //     → SourceSink: Spool::Append (batch + file checkpoints, one transaction)
 //     → sender: Spool::Pending → ZeroMQ DEALER → analyzer
 //     ← ack(sequence) → Spool::Ack
@@ -18,6 +19,11 @@
 //    logs when it starts and stops being blocked.
 //  * Restart: file sources resume from the checkpoints committed with the
 //    last spooled batch, so no byte is read twice or skipped.
+//  * Acknowledgements reach the sources too (Source::OnAcknowledged): a
+//    Kafka source commits its offsets only once the analyzer holds the
+//    events from them (kafka_source.h).
+//  * Metrics: with `http` set, GET /metrics serves the collector's own
+//    counters and each Kafka source's per-partition figures (loopback only).
 //
 // Threading: Run() drives the sources on the calling thread and the ZeroMQ
 // link on a second thread it owns; Stop() may be called from any thread.
@@ -28,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "cmkwatch/collector/kafka_source.h"
 #include "cmkwatch/collector/parse.h"
 #include "cmkwatch/collector/source.h"
 #include "cmkwatch/common/log.h"
@@ -40,6 +47,7 @@ namespace cmkwatch::collector {
 enum class SourceType : uint8_t {
   kPath,       // a directory tree, a single file, or "-" for stdin
   kEventGrid,  // an HTTPS endpoint Event Grid pushes deliveries to
+  kKafka,      // a Kafka topic / Event Hub, read in a consumer group
 };
 
 struct SourceConfig {
@@ -47,6 +55,7 @@ struct SourceConfig {
   std::string path;  // kPath: a directory tree or a single file to follow, or "-" for stdin
   Format format = Format::kAuto;  // kPath
   EventGridSourceOptions eventgrid;  // kEventGrid
+  KafkaSourceOptions kafka;          // kKafka (its own format)
 };
 
 struct CollectorOptions {
@@ -68,7 +77,8 @@ struct CollectorOptions {
   // spool is empty: for `az ... | cmkwatch-collector -`.
   bool exit_when_drained = false;
   // "host:port" to serve Prometheus /metrics and /healthz on (the Event Grid
-  // endpoints' counters); "" = none. Loopback only unless allowed.
+  // endpoints' counters, each Kafka source's per-partition figures); "" =
+  // none. Loopback only unless allowed.
   std::string http;
   bool http_allow_non_loopback = false;
 };

@@ -17,6 +17,22 @@
 //       max_body_bytes: SIZE, max_connections: INT, request_timeout_ms: INT,
 //       idle_timeout_ms: INT, backpressure_hold_ms: INT, retry_after_s: INT,
 //       allowed_origins: [DNS name, ...], allowed_rate: "*" | INT
+//     - type: kafka                     Event Hubs / Kafka (kafka_source.h); names unique
+//       name: NAME                      default kafka:<first topic>
+//       bootstrap_servers: [HOST:PORT, ...]
+//       topics: [TOPIC, ...]            Event Hubs: the hub names
+//       group_id: ID                    default cmkwatch
+//       client_id: ID                   default the collector id
+//       security: plaintext|ssl|connection_string|sasl_plain|oauthbearer   required
+//       connection_string_file: PATH | connection_string_env: NAME   (connection_string)
+//       sasl_username: USER, sasl_password_file: PATH | sasl_password_env: NAME   (sasl_plain)
+//       oauth: { token_endpoint: URL, client_id: ID, scope: SCOPE,
+//                client_secret_file: PATH | client_secret_env: NAME }   (oauthbearer)
+//       ca_file: PATH                   TLS modes
+//       client_cert_file: PATH, client_key_file: PATH   (ssl)
+//       auto_offset_reset: earliest|latest, format: ..., max_message_bytes: SIZE,
+//       max_batch_events: INT, max_batch_bytes: SIZE, batch_linger_ms: INT, commit_interval_ms: INT,
+//       properties: { librdkafka.property: VALUE, ... }   not the source's own, no secrets
 //   follow: { poll_interval_ms: INT, rescan_interval_ms: INT, force_polling: BOOL,
 //             max_batch_events: INT, max_batch_bytes: SIZE, max_open_files: INT }
 //   send: { resend_after_ms: INT, max_inflight_batches: INT }

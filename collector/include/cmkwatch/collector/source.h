@@ -21,6 +21,12 @@
 //               finish: a file may always grow.
 //   destructor  tear-down: closes every descriptor. Not concurrent with
 //               RunOnce.
+//   OnAcknowledged(seq)  the analyzer has committed the spool batch `seq` to
+//               its timeline. Called from any thread (the collector's
+//               sender), for every acknowledged batch, whichever source it
+//               came from, possibly more than once. Sources that hold their
+//               input until then (KafkaSource: offsets) use it; the others
+//               ignore it.
 // RunOnce, Setup, Finished, Stats and Checkpoints are called from one thread
 // at a time.
 //
@@ -85,6 +91,7 @@ class Source {
   virtual Result<bool> RunOnce(int timeout_ms) = 0;
   virtual void Stop() = 0;
   virtual bool Finished() const { return false; }
+  virtual void OnAcknowledged(uint64_t sequence) { (void)sequence; }
 };
 
 struct DirectorySourceOptions {
