@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   g++ cmake make pkg-config
   libsimdjson-dev nlohmann-json3-dev zlib1g-dev libxxhash-dev libssl-dev libsqlite3-dev libzstd-dev libzmq3-dev
   libyaml-dev libcurl4-openssl-dev
+  librdkafka-dev  # the collector's Event Hubs / Kafka source
   # cpack -G DEB: dpkg-shlibdeps computes the package's Depends
   dpkg-dev
 )
