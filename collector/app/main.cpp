@@ -12,6 +12,7 @@
 
 #include "cmkwatch/collector/collector.h"
 #include "cmkwatch/collector/config.h"
+#include "cmkwatch/common/sd_notify.h"
 #include "cmkwatch/common/signals.h"
 
 namespace {
@@ -193,6 +194,14 @@ int main(int argc, char** argv) {
     }
 
     log::Logger logger(config.log_format, config.log_level);
+    // systemd (Type=notify, WatchdogSec=): ready once the spool is open and
+    // the sources are set up; the loop over the sources feeds the watchdog.
+    sd::Notifier notifier = sd::Notifier::FromEnvironment();
+    options.on_loop = [&notifier, &logger] {
+      if (Status st = notifier.WatchdogIfDue(); !st.ok()) {
+        logger.Warning("watchdog ping failed", {{"error", st.ToString()}});
+      }
+    };
     std::atomic<collector::Collector*> running{nullptr};
     StopSignals signals([&](int sig) {
       logger.Info("stop requested", {{"signal", sig}});
@@ -206,7 +215,11 @@ int main(int argc, char** argv) {
     std::unique_ptr<collector::Collector> service = std::move(*started);
     running.store(service.get());
     if (signals.received() != 0) service->Stop();
+    if (Status st = notifier.Ready("collector " + options.id + " sending to " + options.connect); !st.ok()) {
+      logger.Warning("could not tell systemd the collector is ready", {{"error", st.ToString()}});
+    }
     const Status s = service->Run();
+    (void)notifier.Stopping();
     running.store(nullptr);
     return s.ok() ? kExitOk : kExitFailure;
   } catch (const std::exception& e) {

@@ -392,6 +392,7 @@ struct Collector::Impl {
     // short turn so none waits on another's silence.
     const int step_ms = sources.size() == 1 ? 200 : 20;
     while (!stop.load()) {
+      if (options.on_loop) options.on_loop();
       bool refused = false;
       for (auto& src : sources) {
         if (stop.load()) break;

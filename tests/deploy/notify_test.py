@@ -1,9 +1,9 @@
-"""cmkwatch-analyzer under systemd's notification protocol, with a real
-AF_UNIX datagram socket where systemd would bind it: READY=1 once it
-listens, WATCHDOG=1 from its receive loop at half the WatchdogSec interval,
-STOPPING=1 on SIGTERM, and a clean exit.
+"""cmkwatch-analyzer and cmkwatch-collector under systemd's notification
+protocol, with a real AF_UNIX datagram socket where systemd would bind it:
+READY=1 once each is up, WATCHDOG=1 from its main loop at half the
+WatchdogSec interval, STOPPING=1 on SIGTERM, and a clean exit.
 
-    notify_test.py ANALYZER_BINARY
+    notify_test.py ANALYZER_BINARY COLLECTOR_BINARY
 """
 import os
 import signal
@@ -15,7 +15,15 @@ import time
 
 
 def main() -> int:
-    analyzer = sys.argv[1]
+    for which in ("analyzer", "collector"):
+        rc = run(which)
+        if rc != 0:
+            return rc
+    return 0
+
+
+def run(which: str) -> int:
+    analyzer, collector = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory(prefix="cmkwatch-notify-") as tmp:
         path = os.path.join(tmp, "notify")
         systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -23,13 +31,21 @@ def main() -> int:
         systemd.settimeout(15)
         env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
         env.pop("WATCHDOG_PID", None)
-        with open(os.path.join(tmp, "analyzer.log"), "wb") as log:
-            proc = subprocess.Popen(
-                [analyzer, "--db", os.path.join(tmp, "t.db"), "--bind", "ipc://" + os.path.join(tmp, "a.sock"),
-                 "--http", ""], env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(os.path.join(tmp, "daemon.log"), "wb") as log:
+            if which == "analyzer":
+                argv = [analyzer, "--db", os.path.join(tmp, "t.db"), "--bind", "ipc://" + os.path.join(tmp, "a.sock"),
+                        "--http", ""]
+                status = "READY=1\nSTATUS=listening on ipc://"
+            else:
+                # No analyzer is needed to be up: the collector spools.
+                os.mkdir(os.path.join(tmp, "logs"))
+                argv = [collector, "--connect", "ipc://" + os.path.join(tmp, "a.sock"), "--spool",
+                        os.path.join(tmp, "c.spool"), "--id", "kv-prod", os.path.join(tmp, "logs")]
+                status = "READY=1\nSTATUS=collector kv-prod sending to ipc://"
+            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
                 ready = systemd.recv(4096).decode()
-                if not ready.startswith("READY=1\nSTATUS=listening on ipc://"):
+                if not ready.startswith(status):
                     return fail(tmp, "first message is not READY=1 with a status: %r" % ready)
                 # 1 s watchdog: a ping every ~0.5 s, so at least 3 in 2.5 s.
                 pings, deadline = 0, time.monotonic() + 2.5
@@ -59,13 +75,13 @@ def main() -> int:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    print("notify_test: READY=1, %d watchdog pings, STOPPING=1, exit 0" % pings)
+    print("notify_test: %s: READY=1, %d watchdog pings, STOPPING=1, exit 0" % (which, pings))
     return 0
 
 
 def fail(tmp: str, why: str) -> int:
     print("notify_test: " + why, file=sys.stderr)
-    with open(os.path.join(tmp, "analyzer.log"), "rb") as log:
+    with open(os.path.join(tmp, "daemon.log"), "rb") as log:
         sys.stderr.write(log.read().decode(errors="replace"))
     return 1
 

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,10 @@ struct CollectorOptions {
   // none. Loopback only unless allowed.
   std::string http;
   bool http_allow_non_loopback = false;
+  // Called on the Run() thread once per turn over the sources (at least
+  // every few hundred milliseconds, busy or idle): proof the loop is alive,
+  // for a watchdog (systemd's WatchdogSec=). Must not block.
+  std::function<void()> on_loop;
 };
 
 struct CollectorStats {
