@@ -118,6 +118,14 @@ class OffsetTracker {
     if (it != parts_.end() && it->second.requested == offset) it->second.requested = it->second.confirmed;
   }
 
+  // A commit request failed as a whole, without saying for which offsets:
+  // everything requested and not confirmed is asked for again.
+  void RetryUnconfirmed() {
+    for (auto& [tp, p] : parts_) {
+      if (p.requested > p.confirmed) p.requested = p.confirmed;
+    }
+  }
+
   void Forget(const TopicPartition& tp) { parts_.erase(tp); }
 
   // -1 when nothing is committable / confirmed yet.

@@ -523,7 +523,14 @@ struct KafkaSource::Impl {
 
   void Committed(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets) {
     if (offsets == nullptr) {
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) LogErrorLimited(err, "kafka commit failed");
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        // Which offsets is not said: all unconfirmed ones are asked for
+        // again, or the last commit of a quiet partition would never be.
+        std::lock_guard lock(stats_mu);
+        tracker.RetryUnconfirmed();
+        ++stats.commit_failures;
+        LogErrorLimited(err, "kafka commit failed; retried");
+      }
       return;
     }
     std::lock_guard lock(stats_mu);

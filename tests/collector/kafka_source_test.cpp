@@ -88,6 +88,23 @@ TEST(OffsetTrackerTest, AFailedCommitIsRequestedAgainAndAConfirmedOneIsKept) {
   EXPECT_TRUE(t.TakeCommittable().empty());
 }
 
+// A commit request that fails as a whole names no offsets: every partition
+// still unconfirmed is requested again, or the last commit of a partition
+// that receives nothing more would never be made.
+TEST(OffsetTrackerTest, AWholeRequestFailureRequestsEveryUnconfirmedOffsetAgain) {
+  OffsetTracker t;
+  t.Spooled(1, {{kP0, 10}, {kP1, 4}});
+  t.Acknowledged(1);
+  ASSERT_EQ(t.TakeCommittable().size(), 2u);
+  t.CommitSucceeded(kP1, 4);
+  EXPECT_TRUE(t.TakeCommittable().empty()) << "both requested";
+  t.RetryUnconfirmed();
+  auto again = t.TakeCommittable();
+  ASSERT_EQ(again.size(), 1u) << "only the unconfirmed one";
+  EXPECT_EQ(again[0].first, kP0);
+  EXPECT_EQ(again[0].second, 10);
+}
+
 TEST(OffsetTrackerTest, ARevokedPartitionIsForgottenAndStartsAfreshWhenRegained) {
   OffsetTracker t;
   t.Spooled(1, {{kP0, 10}, {kP1, 4}});
