@@ -73,14 +73,16 @@ pid_t Spawn(std::vector<std::string> argv, const fs::path& log) {
 }
 
 // Peak resident set (VmHWM) in MiB, read before the process exits.
-double PeakRssMiB(pid_t pid) {
+// A size field of /proc/PID/status ("VmHWM:", "VmRSS:", in kB) in MiB.
+double StatusMiB(pid_t pid, std::string_view field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind(field, 0) == 0) return std::strtod(line.c_str() + field.size(), nullptr) / 1024.0;
   }
   return 0;
 }
+double PeakRssMiB(pid_t pid) { return StatusMiB(pid, "VmHWM:"); }
 
 void StopAndWait(pid_t pid) {
   if (pid <= 0) return;
@@ -156,15 +158,8 @@ struct Daemons {
   std::string db, endpoint;
 };
 
-// VmRSS (now, not the peak) in MiB.
-double RssMiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  }
-  return 0;
-}
+// The resident set now, not the peak.
+double RssMiB(pid_t pid) { return StatusMiB(pid, "VmRSS:"); }
 
 size_t OpenFds(pid_t pid) {
   std::error_code ec;
