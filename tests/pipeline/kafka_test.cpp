@@ -33,6 +33,7 @@
 #include "numbered_records.h"
 #include "process.h"
 #include "test_support.h"
+#include "timeline_checks.h"
 
 extern char** environ;
 
@@ -285,31 +286,9 @@ class KafkaPipelineTest : public ::testing::Test {
     return done();
   }
 
-  uint64_t StoredEvents() {
-    if (!fs::exists(db_)) return 0;
-    auto t = analyzer::Timeline::Open(db_, {});
-    if (!t.ok()) return 0;
-    auto s = (*t)->Stats();
-    return s.ok() ? s->events : 0;
-  }
-  std::set<std::string> StoredIds() {
-    std::set<std::string> ids;
-    auto t = analyzer::Timeline::Open(db_, {});
-    EXPECT_TRUE(t.ok()) << t.status().ToString();
-    if (!t.ok()) return ids;
-    auto events = (*t)->EventsBetween(INT64_MIN, INT64_MAX, analyzer::kMaxQueryEvents);
-    EXPECT_TRUE(events.ok()) << events.status().ToString();
-    if (!events.ok()) return ids;
-    for (const auto& e : *events) EXPECT_TRUE(ids.insert(e.id).second) << "stored twice: " << e.id;
-    return ids;
-  }
-  void ExpectChainVerifies() {
-    auto t = analyzer::Timeline::Open(db_, {});
-    ASSERT_TRUE(t.ok());
-    analyzer::VerifyReport report;
-    const Status s = (*t)->Verify(&report);
-    EXPECT_TRUE(s.ok()) << s.ToString() << " at " << report.resource_id << ": " << report.detail;
-  }
+  uint64_t StoredEvents() { return test::StoredEvents(db_); }
+  std::set<std::string> StoredIds() { return test::StoredIds(db_); }
+  void ExpectChainVerifies() { test::ExpectChainVerifies(db_); }
   // Waits until the group's committed offsets are every partition's end.
   void ExpectEverythingCommitted(KafkaMock& kafka, const std::string& group) {
     const std::vector<int64_t> end = kafka.Watermarks();

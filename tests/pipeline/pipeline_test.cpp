@@ -35,6 +35,7 @@
 #include "process.h"
 #include "receivers.h"
 #include "test_support.h"
+#include "timeline_checks.h"
 #include <nlohmann/json.hpp>
 
 extern char** environ;
@@ -109,13 +110,7 @@ class PipelineTest : public ::testing::Test {
 
   // Events stored so far, read through a second connection as `cmkwatch
   // timeline` would (the analyzer keeps writing meanwhile).
-  uint64_t StoredEvents() {
-    if (!fs::exists(db_)) return 0;
-    auto t = analyzer::Timeline::Open(db_, {});
-    if (!t.ok()) return 0;
-    auto s = (*t)->Stats();
-    return s.ok() ? s->events : 0;
-  }
+  uint64_t StoredEvents() { return test::StoredEvents(db_); }
   bool WaitForEvents(uint64_t n, std::chrono::seconds timeout) {
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
@@ -124,25 +119,8 @@ class PipelineTest : public ::testing::Test {
     }
     return StoredEvents() >= n;
   }
-  std::set<std::string> StoredIds() {
-    std::set<std::string> ids;
-    auto t = analyzer::Timeline::Open(db_, {});
-    EXPECT_TRUE(t.ok()) << t.status().ToString();
-    if (!t.ok()) return ids;
-    auto events = (*t)->EventsBetween(INT64_MIN, INT64_MAX, analyzer::kMaxQueryEvents);
-    EXPECT_TRUE(events.ok()) << events.status().ToString();
-    if (!events.ok()) return ids;
-    for (const auto& e : *events) EXPECT_TRUE(ids.insert(e.id).second) << "stored twice: " << e.id;
-    return ids;
-  }
-  void ExpectChainVerifies() {
-    auto t = analyzer::Timeline::Open(db_, {});
-    ASSERT_TRUE(t.ok());
-    analyzer::VerifyReport report;
-    const Status s = (*t)->Verify(&report);
-    EXPECT_TRUE(s.ok()) << s.ToString() << " at " << report.resource_id << " " << report.event_id << ": "
-                        << report.detail;
-  }
+  std::set<std::string> StoredIds() { return test::StoredIds(db_); }
+  void ExpectChainVerifies() { test::ExpectChainVerifies(db_); }
 
   fs::path dir_;
   std::string db_;
