@@ -16,8 +16,13 @@
 //
 // Commits are requested (TakeCommittable) and then confirmed or failed by
 // the broker; a failed offset is requested again by the next
-// TakeCommittable. Forget drops a revoked partition's state: an ack for a
-// batch that also held it then changes nothing for it.
+// TakeCommittable. A partition has at most one commit in flight: Kafka keeps
+// whichever commit it processes last, and librdkafka retries and defers
+// requests on its own (a retriable error, a coordinator away), so a second
+// request could overtake the first and the older offset would land last,
+// leaving a quiet partition behind for good. Forget drops a revoked
+// partition's state: an ack for a batch that also held it, or the answer to
+// a commit sent before, then changes nothing for it.
 //
 // Bounds: entries exist only for batches that are in the spool and not yet
 // acknowledged (the spool's cap bounds them) plus settled entries not yet
@@ -89,41 +94,53 @@ class OffsetTracker {
     batches_.erase(it);
   }
 
-  // Offsets that may be committed and were not requested yet (or whose last
-  // request failed), now marked requested.
+  // Offsets that may be committed, not confirmed yet and with no commit of
+  // their partition in flight, now marked in flight.
   std::vector<std::pair<TopicPartition, int64_t>> TakeCommittable() {
     std::vector<std::pair<TopicPartition, int64_t>> out;
     for (auto& [tp, p] : parts_) {
-      if (p.committable > p.requested) {
-        p.requested = p.committable;
+      if (p.in_flight < 0 && p.committable > p.confirmed) {
+        p.in_flight = p.committable;
         out.emplace_back(tp, p.committable);
       }
     }
     return out;
   }
-  // The same, for one partition only (a revocation commits just those).
+  // For one partition being revoked, committed synchronously: its newest
+  // committable offset unless that very offset is in flight already.
   std::optional<int64_t> TakeCommittable(const TopicPartition& tp) {
     auto it = parts_.find(tp);
-    if (it == parts_.end() || it->second.committable <= it->second.requested) return std::nullopt;
-    it->second.requested = it->second.committable;
-    return it->second.committable;
+    if (it == parts_.end()) return std::nullopt;
+    Partition& p = it->second;
+    if (p.committable <= p.confirmed || p.committable == p.in_flight) return std::nullopt;
+    p.in_flight = p.committable;
+    return p.committable;
   }
 
+  // The broker's answer to the commit in flight for `tp`. An answer for an
+  // offset not in flight (a forgotten partition's, a revocation's) is
+  // ignored.
   void CommitSucceeded(const TopicPartition& tp, int64_t offset) {
     auto it = parts_.find(tp);
-    if (it != parts_.end() && offset > it->second.confirmed) it->second.confirmed = offset;
+    if (it == parts_.end() || it->second.in_flight != offset) return;
+    it->second.in_flight = -1;
+    if (offset > it->second.confirmed) it->second.confirmed = offset;
   }
   void CommitFailed(const TopicPartition& tp, int64_t offset) {
     auto it = parts_.find(tp);
-    if (it != parts_.end() && it->second.requested == offset) it->second.requested = it->second.confirmed;
+    if (it != parts_.end() && it->second.in_flight == offset) it->second.in_flight = -1;
   }
 
-  // A commit request failed as a whole, without saying for which offsets:
-  // everything requested and not confirmed is asked for again.
+  // A commit request failed as a whole, without saying for which offsets, or
+  // its answer is long overdue: every commit in flight is asked for again.
   void RetryUnconfirmed() {
-    for (auto& [tp, p] : parts_) {
-      if (p.requested > p.confirmed) p.requested = p.confirmed;
+    for (auto& [tp, p] : parts_) p.in_flight = -1;
+  }
+  bool any_in_flight() const {
+    for (const auto& [tp, p] : parts_) {
+      if (p.in_flight >= 0) return true;
     }
+    return false;
   }
 
   void Forget(const TopicPartition& tp) { parts_.erase(tp); }
@@ -152,7 +169,7 @@ class OffsetTracker {
   struct Partition {
     std::deque<Entry> entries;
     int64_t committable = -1;
-    int64_t requested = -1;
+    int64_t in_flight = -1;  // the offset of this partition's commit in flight
     int64_t confirmed = -1;
   };
 

@@ -44,6 +44,11 @@ constexpr int kSeekTimeoutMs = 5'000;
 constexpr size_t kMaxPendingAcks = size_t{1} << 20;
 constexpr auto kWatermarkInterval = std::chrono::seconds(1);
 constexpr auto kErrorLogInterval = std::chrono::seconds(10);
+// librdkafka answers every commit, at the latest when a request or a
+// deferred commit times out (socket.timeout.ms, session.timeout.ms). Past
+// this with no answer, the commits in flight are sent again rather than
+// holding their partitions' commits back for good.
+constexpr auto kCommitAnswerTimeout = std::chrono::minutes(2);
 
 // --- RAII over librdkafka's handles -----------------------------------------
 
@@ -276,6 +281,7 @@ struct KafkaSource::Impl {
   std::set<TopicPartition> assigned;
   bool paused = false;
   Clock::time_point next_commit{};
+  Clock::time_point commit_sent{};  // of the oldest request that may still be in flight
   Clock::time_point next_watermarks{};
   std::map<int, Clock::time_point> error_logged;  // by error code, rate limit
 
@@ -572,6 +578,13 @@ struct KafkaSource::Impl {
   void Commit(bool now) {
     const auto t = Clock::now();
     if (!now && t < next_commit) return;
+    if (tracker.any_in_flight() && t - commit_sent > kCommitAnswerTimeout) {
+      logger.Warning("kafka commit unanswered; sent again", {{"source", options.name}});
+      std::lock_guard lock(stats_mu);
+      ++stats.commit_failures;
+      tracker.RetryUnconfirmed();
+    }
+    const bool answered = !tracker.any_in_flight();
     auto ready = tracker.TakeCommittable();
     if (ready.empty()) return;
     next_commit = t + std::chrono::milliseconds(std::max(0, options.commit_interval_ms));
@@ -580,6 +593,7 @@ struct KafkaSource::Impl {
       rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = off;
     }
     const rd_kafka_resp_err_t err = rd_kafka_commit(rk.get(), list.get(), 1);
+    if (answered) commit_sent = t;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Not even sent (e.g. not in a group right now): ask again next time.
       for (const auto& [tp, off] : ready) tracker.CommitFailed(tp, off);

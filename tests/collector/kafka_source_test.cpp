@@ -105,6 +105,37 @@ TEST(OffsetTrackerTest, AWholeRequestFailureRequestsEveryUnconfirmedOffsetAgain)
   EXPECT_EQ(again[0].second, 10);
 }
 
+// Kafka keeps whichever commit it processes last. A second commit of a
+// partition sent while the first is unanswered (librdkafka may be retrying or
+// deferring it) could be overtaken by it and leave the group behind for
+// good: it waits for the answer instead.
+TEST(OffsetTrackerTest, APartitionsNextCommitWaitsForTheAnswerToTheOneInFlight) {
+  OffsetTracker t;
+  t.Spooled(1, {{kP0, 10}, {kP1, 3}});
+  t.Acknowledged(1);
+  ASSERT_EQ(t.TakeCommittable().size(), 2u);
+  EXPECT_TRUE(t.any_in_flight());
+  t.Spooled(2, {{kP0, 20}});
+  t.Acknowledged(2);
+  EXPECT_EQ(t.Committable(kP0), 20);
+  EXPECT_TRUE(t.TakeCommittable().empty()) << "offset 10 is still in flight";
+  t.CommitSucceeded(kP0, 4);  // an answer to nothing in flight
+  EXPECT_TRUE(t.TakeCommittable().empty());
+  t.CommitSucceeded(kP0, 10);
+  auto next = t.TakeCommittable();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0], std::make_pair(kP0, int64_t{20}));
+  // A revocation commits the newest offset at once, in flight or not.
+  t.Spooled(3, {{kP0, 30}});
+  t.Acknowledged(3);
+  EXPECT_EQ(t.TakeCommittable(kP0), std::optional<int64_t>(30));
+  EXPECT_EQ(t.TakeCommittable(kP0), std::nullopt) << "30 is in flight";
+  t.CommitSucceeded(kP1, 3);
+  t.CommitSucceeded(kP0, 30);
+  EXPECT_FALSE(t.any_in_flight());
+  EXPECT_EQ(t.Confirmed(kP0), 30);
+}
+
 TEST(OffsetTrackerTest, ARevokedPartitionIsForgottenAndStartsAfreshWhenRegained) {
   OffsetTracker t;
   t.Spooled(1, {{kP0, 10}, {kP1, 4}});
