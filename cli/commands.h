@@ -26,6 +26,7 @@ int Config(const std::vector<std::string_view>& args);
 int Inspect(const std::vector<std::string_view>& args);
 int Inventory(const std::vector<std::string_view>& args);
 int Keygen(const std::vector<std::string_view>& args);
+int Migrate(const std::vector<std::string_view>& args);
 int Replay(const std::vector<std::string_view>& args);
 int Rules(const std::vector<std::string_view>& args);
 int TestSink(const std::vector<std::string_view>& args);

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"inspect", cmkwatch::cli::Inspect, "parse Azure log files and print normalized events as JSON Lines"},
     {"inventory", cmkwatch::cli::Inventory, "import ARM snapshots (az ... show) so the rules know the estate"},
     {"keygen", cmkwatch::cli::Keygen, "write a CURVE key pair for the encrypted collector → analyzer link"},
+    {"migrate", cmkwatch::cli::Migrate, "bring a timeline written by an earlier cmkwatch to this one's schema"},
     {"replay", cmkwatch::cli::Replay, "replay archived logs in event-time order: alerts, a JSON and an HTML report"},
     {"rules", cmkwatch::cli::Rules, "list the built-in CMK rules, their severities and what to do"},
     {"test-sink", cmkwatch::cli::TestSink, "send a sample alert through one configured sink; print its answer"},

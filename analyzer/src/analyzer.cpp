@@ -506,9 +506,20 @@ Result<std::unique_ptr<Analyzer>> Analyzer::Start(const AnalyzerOptions& options
   if (options.db_path.empty()) return Status::InvalidArgument("analyzer: a database path is required (--db)");
   if (options.bind.empty()) return Status::InvalidArgument("analyzer: an endpoint to bind is required (--bind)");
   auto impl = std::make_unique<Impl>(options, logger);
-  auto timeline = Timeline::Open(options.db_path, options.timeline);
+  // The analyzer is what upgrades a timeline: a new cmkwatch migrates the
+  // file of an older one when it first starts (the reading tools refuse it).
+  TimelineOptions timeline_options = options.timeline;
+  timeline_options.migrate = true;
+  auto timeline = Timeline::Open(options.db_path, timeline_options);
   if (!timeline.ok()) return timeline.status();
   impl->timeline = std::move(*timeline);
+  if (const auto& m = impl->timeline->migration()) {
+    logger.Info("timeline migrated", {{"db", options.db_path},
+                                      {"from_schema", m->from},
+                                      {"to_schema", m->to},
+                                      {"events", static_cast<int64_t>(m->events)},
+                                      {"seconds", m->seconds}});
+  }
   if (Status st = impl->RebuildRules(); !st.ok()) return st;
   auto server = transport::Server::Bind(options.bind, options.link);
   if (!server.ok()) return server.status();

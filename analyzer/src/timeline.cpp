@@ -53,7 +53,12 @@ constexpr size_t kMaxStoredEventBytes = wire::kMaxMessageBytes;
 //    hash = SHA-256(predecessor's hash || canonical bytes).
 // events.resource is not declared a FOREIGN KEY: SQLite checks those only
 // when asked per connection, and verify checks it on every walk anyway.
-constexpr const char* kSchemaV2 = R"sql(
+//
+// In three parts, which a new file gets in one go: the migration from
+// version 1 creates the chain tables, fills them, and only then builds the
+// indexes (cheaper than keeping them up to date row by row); the other
+// tables it keeps as they are.
+constexpr const char* kChainTablesV2 = R"sql(
 CREATE TABLE resources (
   id          INTEGER PRIMARY KEY,
   resource_id TEXT NOT NULL UNIQUE,
@@ -85,15 +90,21 @@ CREATE TABLE events (
   prev_seq        INTEGER NOT NULL,
   hash            BLOB NOT NULL
 );
-CREATE INDEX events_by_resource_time ON events (resource, time_ns);
-CREATE INDEX events_by_key ON events (event_key);
 CREATE TABLE chain_anchors (
   resource  INTEGER PRIMARY KEY,
   last_seq  INTEGER NOT NULL,
   last_hash BLOB NOT NULL,
   pruned    INTEGER NOT NULL
 );
-CREATE TABLE quarantine (
+)sql";
+constexpr const char* kEventIndexesV2 = R"sql(
+CREATE INDEX events_by_resource_time ON events (resource, time_ns);
+CREATE INDEX events_by_key ON events (event_key);
+)sql";
+// Unchanged since version 1, whose files the migration gives what they lack
+// (dictionaries came during version 1), hence IF NOT EXISTS.
+constexpr const char* kOtherTablesV2 = R"sql(
+CREATE TABLE IF NOT EXISTS quarantine (
   id           INTEGER PRIMARY KEY,
   collector_id TEXT NOT NULL,
   path         TEXT NOT NULL,
@@ -104,7 +115,7 @@ CREATE TABLE quarantine (
   received_ns  INTEGER NOT NULL,
   UNIQUE (collector_id, path, offset, line, format, reason)
 );
-CREATE TABLE collectors (
+CREATE TABLE IF NOT EXISTS collectors (
   collector_id     TEXT PRIMARY KEY,
   last_sequence    INTEGER NOT NULL,
   batches          INTEGER NOT NULL,
@@ -113,7 +124,7 @@ CREATE TABLE collectors (
   quarantined      INTEGER NOT NULL,
   last_received_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE dictionaries (
+CREATE TABLE IF NOT EXISTS dictionaries (
   id         INTEGER PRIMARY KEY,  -- the zstd dictionary id its frames name
   created_ns INTEGER NOT NULL,
   dict       BLOB NOT NULL
@@ -252,6 +263,104 @@ class Sha256Context {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
   std::string key_buf_;
 };
+
+// Schema 1 to 2, inside the caller's write transaction: any failure rolls
+// the file back to exactly what it was. What changed is in kChainTablesV2's
+// comment; what did not is the chain: rows keep their seq, body and hash,
+// so the migrated file verifies exactly when the old one did. A row's
+// prev_seq becomes the seq of the row before it in its chain (or the
+// anchor's, or 0) when its prev_hash is that row's hash, as version 1
+// checked; when it is not (the row before was removed), -1, which no row
+// can be: verify reports the missing row, as version 1's would have. An
+// edited row fails its own hash as before. Sets *events to the rows carried
+// over.
+Status MigrateV1ToV2(sqlite::Db& db, int64_t* events) {
+  // Version 1 wrote a resource's rows and its chain head in one transaction;
+  // a row or anchor without a head is a file someone edited, and would be
+  // lost by the join below.
+  auto orphans = db.QueryInt(
+      "SELECT (SELECT count(*) FROM events WHERE resource_id NOT IN (SELECT resource_id FROM chain_heads)) + "
+      "(SELECT count(*) FROM chain_anchors WHERE resource_id NOT IN (SELECT resource_id FROM chain_heads))");
+  if (!orphans.ok()) return orphans.status();
+  if (*orphans > 0) {
+    return Status::Corruption(std::to_string(*orphans) +
+                              " events or chain anchors name a resource without a chain head; not migrated (run "
+                              "`cmkwatch verify` with the cmkwatch that wrote the file)");
+  }
+  CMK_RETURN_IF_ERROR(db.Exec(R"sql(
+ALTER TABLE events RENAME TO events_v1;
+ALTER TABLE chain_anchors RENAME TO chain_anchors_v1;
+DROP INDEX events_by_resource_time;
+)sql"));
+  CMK_RETURN_IF_ERROR(db.Exec(kChainTablesV2));
+  CMK_RETURN_IF_ERROR(db.Exec(kOtherTablesV2));
+  CMK_RETURN_IF_ERROR(db.Exec(R"sql(
+INSERT INTO resources (resource_id, last_seq, last_hash, length)
+  SELECT resource_id, last_seq, last_hash, length FROM chain_heads ORDER BY resource_id;
+INSERT INTO chain_anchors (resource, last_seq, last_hash, pruned)
+  SELECT r.id, a.last_seq, a.last_hash, a.pruned FROM chain_anchors_v1 a JOIN resources r USING (resource_id);
+)sql"));
+  // Row by row: the event key is SHA-256, which SQL does not have.
+  auto select = db.Prepare(R"sql(
+SELECT e.seq, r.id, e.time_ns, e.event_id, e.source, e.kind, e.operation, e.outcome, e.http_status,
+       e.correlation_id, e.actor_object_id, e.actor_app_id, e.actor_upn, e.actor_ip, e.collector_id,
+       e.received_ns, e.codec, e.body_size, e.body, e.hash,
+       CASE WHEN e.prev_hash = lag(e.hash, 1, coalesce(a.last_hash, zeroblob(32))) OVER chain
+            THEN lag(e.seq, 1, coalesce(a.last_seq, 0)) OVER chain ELSE -1 END
+FROM events_v1 e JOIN resources r USING (resource_id) LEFT JOIN chain_anchors_v1 a USING (resource_id)
+WINDOW chain AS (PARTITION BY e.resource_id ORDER BY e.seq)
+ORDER BY e.seq)sql");
+  if (!select.ok()) return select.status();
+  auto insert = db.Prepare(R"sql(
+INSERT INTO events (seq, resource, time_ns, event_key, event_id, source, kind, operation, outcome, http_status,
+                    correlation_id, actor_object_id, actor_app_id, actor_upn, actor_ip,
+                    collector_id, received_ns, codec, body_size, body, prev_seq, hash)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22))sql");
+  if (!insert.ok()) return insert.status();
+  Sha256Context sha;
+  *events = 0;
+  for (;;) {
+    auto row = select->Step("reading schema 1 events");
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto key = sha.EventKey(select->ColumnText(3));
+    if (!key.ok()) return key.status();
+    Statement::Scope scope(*insert);
+    // The select's columns in the insert's order, the event key (4) added
+    // and prev_seq (the select's last) put before hash.
+    CMK_RETURN_IF_ERROR(insert->BindInt(1, select->ColumnInt(0)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(2, select->ColumnInt(1)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(3, select->ColumnInt(2)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(4, *key));
+    CMK_RETURN_IF_ERROR(insert->BindText(5, select->ColumnText(3)));
+    for (int c = 4; c <= 8; ++c) {
+      // source, kind: integers; operation: text; outcome, http_status: integers.
+      CMK_RETURN_IF_ERROR(c == 6 ? insert->BindText(c + 2, select->ColumnText(c))
+                                 : insert->BindInt(c + 2, select->ColumnInt(c)));
+    }
+    for (int c = 9; c <= 14; ++c) CMK_RETURN_IF_ERROR(insert->BindText(c + 2, select->ColumnText(c)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(17, select->ColumnInt(15)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(18, select->ColumnInt(16)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(19, select->ColumnInt(17)));
+    CMK_RETURN_IF_ERROR(insert->BindBlobNoCopy(20, select->ColumnBlob(18)));
+    CMK_RETURN_IF_ERROR(insert->BindInt(21, select->ColumnInt(20)));
+    CMK_RETURN_IF_ERROR(insert->BindBlobNoCopy(22, select->ColumnBlob(19)));
+    CMK_RETURN_IF_ERROR(insert->Run("storing a migrated event"));
+    ++*events;
+  }
+  select->Reset();
+  // AUTOINCREMENT's high-water mark carries over: a pruned seq is never
+  // handed out again, or an anchor could name a new row.
+  CMK_RETURN_IF_ERROR(db.Exec(R"sql(
+DELETE FROM sqlite_sequence WHERE name = 'events';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'events', seq FROM sqlite_sequence WHERE name = 'events_v1';
+DROP TABLE events_v1;
+DROP TABLE chain_anchors_v1;
+DROP TABLE chain_heads;
+)sql"));
+  CMK_RETURN_IF_ERROR(db.Exec(kEventIndexesV2));
+  return db.Exec("PRAGMA user_version = 2");
+}
 
 // wire has no single-event decoder, so the stored bytes are wrapped in the
 // smallest batch that holds them: header, collector id "", sequence 0, one
@@ -392,7 +501,10 @@ struct Timeline::Impl {
   };
 
   Status PrepareAll();
+  // Creates a new file's schema, checks an existing one's, or migrates an
+  // older one forward (options.migrate), recording it in `migration`.
   Status CreateOrCheckSchema(const std::string& path);
+  std::optional<SchemaMigration> migration;
   // Trains and stores the compression dictionary once enough samples are
   // in; its own committed transaction, before the batch's.
   Status MaybeTrainDictionary();
@@ -462,7 +574,9 @@ Status Timeline::Impl::CreateOrCheckSchema(const std::string& path) {
   if (!objects.ok()) return objects.status();
 
   if (*app_id == 0 && *version == 0 && *objects == 0) {
-    CMK_RETURN_IF_ERROR(db.Exec(kSchemaV2));
+    CMK_RETURN_IF_ERROR(db.Exec(kChainTablesV2));
+    CMK_RETURN_IF_ERROR(db.Exec(kEventIndexesV2));
+    CMK_RETURN_IF_ERROR(db.Exec(kOtherTablesV2));
     // Pragmas take no parameters; these values are constants, not data.
     CMK_RETURN_IF_ERROR(db.Exec("PRAGMA application_id = 1129139031"));  // kApplicationId
     CMK_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = 2"));             // kSchemaVersion
@@ -483,18 +597,31 @@ Status Timeline::Impl::CreateOrCheckSchema(const std::string& path) {
                               std::to_string(*version) + ")");
   }
   if (*version < kSchemaVersion) {
-    // No timeline of an older schema was ever deployed, so none is migrated;
-    // the file is left exactly as it is.
-    return Status::Unsupported(path + " has timeline schema version " + std::to_string(*version) +
-                               ", older than the version " + std::to_string(kSchemaVersion) +
-                               " this cmkwatch reads and writes, and it is not converted: read it with the "
-                               "cmkwatch that wrote it, or move it aside and let the analyzer start a new timeline");
+    if (!options.migrate) {
+      return Status::Unsupported(path + " has timeline schema version " + std::to_string(*version) +
+                                 ", older than the version " + std::to_string(kSchemaVersion) +
+                                 " this cmkwatch reads; it is left as it is. The analyzer migrates it when it "
+                                 "starts, or run `cmkwatch migrate --db " + path + "` (take a `cmkwatch backup` first)");
+    }
+    const auto started = std::chrono::steady_clock::now();
+    int64_t events = 0;
+    Status s = MigrateV1ToV2(db, &events);
+    if (!s.ok()) return s.WithContext("migrating " + path + " from timeline schema 1 to 2 (the file is unchanged)");
+    CMK_RETURN_IF_ERROR(tx.Commit());
+    migration = SchemaMigration{.from = *version,
+                                .to = kSchemaVersion,
+                                .events = static_cast<uint64_t>(events),
+                                .seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                                               .count()};
+    return Status::Ok();
   }
   return tx.Commit();  // read-only: releases the lock
 }
 
 Timeline::Timeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Timeline::~Timeline() = default;
+
+const std::optional<SchemaMigration>& Timeline::migration() const { return impl_->migration; }
 
 Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const TimelineOptions& options) {
   if (options.max_event_bytes == 0 || options.max_event_bytes > kMaxStoredEventBytes) {

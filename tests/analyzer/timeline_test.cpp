@@ -6,16 +6,20 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "cmkwatch/collector/reader.h"
 #include "cmkwatch/common/hash.h"
+#include <nlohmann/json.hpp>
 #include "test_support.h"
 
 namespace cmkwatch::analyzer {
@@ -510,19 +514,188 @@ TEST_P(TimelineTest, NewerSchemaIsRefused) {
   EXPECT_NE(t.status().message().find("newer"), std::string::npos) << t.status().message();
 }
 
-// A file of the previous schema (resource ids as text) is named and left
-// alone: there is no migration, and writing it with the new idea of the
-// schema would break it.
-TEST_P(TimelineTest, OlderSchemaIsRefusedAndLeftAlone) {
-  ASSERT_TRUE(OpenOrFail());
-  RawDb(path_).Exec("PRAGMA user_version = 1");
+// --- a timeline of schema 1, as the cmkwatch of that schema wrote it --------
+// (tests/upgrade/timeline-v1/README.md: 150 events in 6 chains after a
+// retention prune of 2250; the last seq handed out was 2400)
+
+// The fixture, unpacked to `to`.
+void UnpackVersion1Timeline(const fs::path& to) {
+  const fs::path gz = fs::path(CMKWATCH_SOURCE_DIR) / "tests/upgrade/timeline-v1/timeline-v1.db.gz";
+  gzFile in = gzopen(gz.c_str(), "rb");
+  ASSERT_NE(in, nullptr) << gz;
+  std::ofstream out(to, std::ios::binary);
+  char buf[1 << 16];
+  int n = 0;
+  while ((n = gzread(in, buf, sizeof buf)) > 0) out.write(buf, n);
+  EXPECT_EQ(n, 0) << "reading " << gz;
+  gzclose(in);
+}
+
+std::string FileBytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The reading tools must not change a file someone may hold as evidence: an
+// older schema is refused, byte for byte untouched, naming what to run.
+TEST_P(TimelineTest, AnOlderSchemaIsRefusedUnchangedUnlessMigrationIsAskedFor) {
+  ASSERT_NO_FATAL_FAILURE(UnpackVersion1Timeline(path_));
+  const std::string before = FileBytes(path_);
   auto t = Timeline::Open(path_.string(), options_);
   ASSERT_FALSE(t.ok());
   EXPECT_TRUE(t.status().IsUnsupported()) << t.status().ToString();
   EXPECT_NE(t.status().message().find("version 1"), std::string::npos) << t.status().message();
-  EXPECT_NE(t.status().message().find("older"), std::string::npos) << t.status().message();
-  EXPECT_NE(t.status().message().find("new timeline"), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("cmkwatch migrate --db"), std::string::npos) << t.status().message();
+  EXPECT_EQ(FileBytes(path_), before);
+}
+
+// The upgrade a deployed analyzer goes through: every row, anchor and head
+// carried over, the chains verify, and the events read back are the ones
+// that cmkwatch showed (its `timeline --json` output, kept beside the file).
+TEST_P(TimelineTest, AVersion1TimelineMigratesWithEveryEventAndItsChainsIntact) {
+  ASSERT_NO_FATAL_FAILURE(UnpackVersion1Timeline(path_));
+  options_.migrate = true;
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->migration().has_value());
+  EXPECT_EQ(t->migration()->from, 1);
+  EXPECT_EQ(t->migration()->to, kSchemaVersion);
+  EXPECT_EQ(t->migration()->events, 150u);
+  VerifyReport report;
+  Status s = t->Verify(&report);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(report.events, 150u);
+  EXPECT_EQ(report.resources, 6u);
+  auto stats = t->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->events, 150u);
+  EXPECT_EQ(stats->pruned, 2250u) << "the anchors came along";
+
+  // The same events as the old version printed, field by field.
+  std::vector<std::string> expected, got;
+  {
+    const fs::path gz = fs::path(CMKWATCH_SOURCE_DIR) / "tests/upgrade/timeline-v1/timeline-v1.jsonl.gz";
+    gzFile in = gzopen(gz.c_str(), "rb");
+    ASSERT_NE(in, nullptr);
+    char line[1 << 16];
+    while (gzgets(in, line, sizeof line) != nullptr) {
+      const auto j = nlohmann::json::parse(line);
+      expected.push_back(j.at("id").get<std::string>() + " " + j.at("resource_id").get<std::string>() + " " +
+                         j.at("operation").get<std::string>() + " " + std::to_string(j.at("http_status").get<int>()));
+    }
+    gzclose(in);
+  }
+  auto events = t->EventsBetween(0, std::numeric_limits<int64_t>::max(), kMaxQueryEvents);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  for (const Event& e : *events) {
+    got.push_back(e.id + " " + e.resource_id + " " + e.operation + " " + std::to_string(e.http_status));
+  }
+  EXPECT_EQ(got, expected);
+  t.reset();
+
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Ints("PRAGMA user_version"), std::vector<int64_t>{kSchemaVersion});
+  EXPECT_EQ(raw.Ints("SELECT seq FROM sqlite_sequence WHERE name = 'events'"), std::vector<int64_t>{2400})
+      << "a pruned seq is never handed out again";
+  EXPECT_EQ(raw.Ints("SELECT count(*) FROM sqlite_schema WHERE name IN ('events_v1', 'chain_anchors_v1', "
+                     "'chain_heads')"),
+            std::vector<int64_t>{0});
+  EXPECT_EQ(raw.Ints("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+                     "('events_by_key', 'events_by_resource_time')"),
+            std::vector<int64_t>{2});
+}
+
+// After the upgrade the file is an ordinary timeline: a resend of an event
+// stored by the old version is known (the dedup key was computed for every
+// migrated row), a new event extends its resource's old chain, and a second
+// open migrates nothing.
+TEST_P(TimelineTest, AMigratedTimelineKnowsItsOldEventsAndExtendsItsOldChains) {
+  ASSERT_NO_FATAL_FAILURE(UnpackVersion1Timeline(path_));
+  options_.migrate = true;
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  auto old = t->EventsBetween(0, std::numeric_limits<int64_t>::max(), 10);
+  ASSERT_TRUE(old.ok());
+  ASSERT_FALSE(old->empty());
+  Event resent = old->front();
+  Event fresh = old->front();
+  fresh.id = "after-the-migration-1";
+  fresh.raw = "{}";
+  auto r = t->InsertBatch(MakeBatch(1, {resent, fresh}, "upgraded-collector"), 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stored, 1u);
+  EXPECT_EQ(r->duplicates, 1u);
+  VerifyReport report;
+  Status s = t->Verify(&report);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(report.events, 151u);
+  t.reset();
+  EXPECT_GT(RawDb(path_).Ints("SELECT seq FROM events WHERE event_id = 'after-the-migration-1'"),
+            std::vector<int64_t>{2400});
+  auto again = OpenOrFail();
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->migration().has_value());
+}
+
+// A migration must not launder tampering: a row removed, or a body edited,
+// in the old file is found by verify in the migrated one.
+TEST_P(TimelineTest, TamperingBeforeTheMigrationIsFoundAfterIt) {
+  for (const bool remove : {true, false}) {
+    SCOPED_TRACE(remove ? "a row removed" : "a body edited");
+    fs::remove(path_);
+    ASSERT_NO_FATAL_FAILURE(UnpackVersion1Timeline(path_));
+    const std::string busiest = RawDb(path_).Column(
+        "SELECT resource_id FROM events GROUP BY resource_id ORDER BY count(*) DESC LIMIT 1")[0];
+    const auto seqs = RawDb(path_).Ints("SELECT seq FROM events WHERE resource_id = " + Quote(busiest) +
+                                        " ORDER BY seq");
+    ASSERT_GE(seqs.size(), 3u);
+    const int64_t victim = seqs[seqs.size() / 2];
+    if (remove) {
+      RawDb(path_).Exec("DELETE FROM events WHERE seq = " + std::to_string(victim));
+    } else {
+      std::string body = RawDb(path_).Column("SELECT body FROM events WHERE seq = " + std::to_string(victim))[0];
+      body.back() = static_cast<char>(body.back() ^ 0x01);
+      RawDb(path_).SetBlob("UPDATE events SET body = ?1 WHERE seq = ?2", body, victim);
+    }
+    options_.migrate = true;
+    {
+      auto t = OpenOrFail();
+      ASSERT_TRUE(t);
+    }
+    options_.migrate = false;
+    const VerifyReport report = VerifyFails();
+    EXPECT_EQ(report.resource_id, busiest);
+    EXPECT_EQ(report.problem, remove ? ChainProblem::kMissingRow : ChainProblem::kAlteredBytes) << report.detail;
+    EXPECT_EQ(report.seq, remove ? seqs[seqs.size() / 2 + 1] : victim);
+  }
+}
+
+// Refused or failed half way, the migration leaves the old file as it was:
+// rows naming a resource without a chain head are refused before anything
+// changes; a name clash makes it fail after the old tables were renamed,
+// and the transaction takes every step back.
+TEST_P(TimelineTest, AFailedMigrationLeavesTheOldFileAsItWas) {
+  options_.migrate = true;
+  ASSERT_NO_FATAL_FAILURE(UnpackVersion1Timeline(path_));
+  RawDb(path_).Exec("DELETE FROM chain_heads WHERE resource_id IN (SELECT resource_id FROM events LIMIT 1)");
+  auto orphan = Timeline::Open(path_.string(), options_);
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_TRUE(orphan.status().IsCorruption()) << orphan.status().ToString();
+  EXPECT_NE(orphan.status().message().find("file is unchanged"), std::string::npos) << orphan.status().message();
   EXPECT_EQ(RawDb(path_).Ints("PRAGMA user_version"), std::vector<int64_t>{1});
+
+  fs::remove(path_);
+  ASSERT_NO_FATAL_FAILURE(UnpackVersion1Timeline(path_));
+  RawDb(path_).Exec("CREATE TABLE resources (x)");
+  auto clash = Timeline::Open(path_.string(), options_);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("file is unchanged"), std::string::npos) << clash.status().message();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Ints("PRAGMA user_version"), std::vector<int64_t>{1});
+  EXPECT_EQ(raw.Ints("SELECT count(*) FROM events WHERE resource_id IN (SELECT resource_id FROM chain_heads)"),
+            std::vector<int64_t>{150});
+  EXPECT_EQ(raw.Ints("SELECT count(*) FROM sqlite_schema WHERE name IN ('events_v1', 'chain_anchors_v1')"),
+            std::vector<int64_t>{0});
 }
 
 // The resource key is an indexed column like the others: pointing a row at

@@ -513,21 +513,8 @@ TEST_F(TimelineVerifyCli, ReorderedRowsAreNamed) {
   ExpectVerifyNames(resource, rows[1], "reordered_rows");
 }
 
-// A timeline of an older schema is not read with a newer idea of it: both
-// commands say which version it is and what to do, and leave it as it is.
-TEST_F(TimelineVerifyCli, AnOlderSchemaIsNamedWithWhatToDo) {
-  ASSERT_NO_FATAL_FAILURE(StoreSamples());
-  RawDb(db_).Exec("PRAGMA user_version = 1");
-  for (const char* command : {"timeline", "verify"}) {
-    const CliResult r = Cli({command, "--db", db_});
-    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.out << r.err;
-    EXPECT_NE(r.err.find("schema version 1"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("older"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("new timeline"), std::string::npos) << r.err;
-    EXPECT_TRUE(r.out.empty()) << r.out;
-  }
-  EXPECT_EQ(RawDb(db_).Ints("PRAGMA user_version", ""), std::vector<int64_t>{1});
-}
+// An older schema: tests/cli/migrate_cli_test.cpp, on a file the older
+// cmkwatch wrote.
 
 TEST_F(TimelineVerifyCli, AMissingDatabaseIsAnErrorAndIsNotCreated) {
   const std::string missing = (dir_ / "no-such.db").string();

@@ -10,10 +10,13 @@
 //  * PRAGMA application_id marks the file as a cmkwatch timeline and
 //    PRAGMA user_version holds the schema version (kSchemaVersion). A file
 //    from a newer cmkwatch is refused (Unsupported) rather than written with
-//    an old idea of its schema; so is one of an older schema (version 1),
-//    which is left untouched (there is no migration: no such file was ever
-//    deployed); a SQLite file of something else is refused
-//    (InvalidArgument).
+//    an old idea of its schema. One of an older schema (version 1) is
+//    migrated forward when TimelineOptions::migrate says so (the analyzer
+//    and `cmkwatch migrate` do), in one transaction, so a failed or
+//    interrupted migration leaves the file as it was; otherwise it is
+//    refused (Unsupported) and left untouched: reading tools (`verify`,
+//    `timeline`) never change a file someone may be holding as evidence. A
+//    SQLite file of something else is refused (InvalidArgument).
 //
 // Schema (version 2):
 //  resources     one row per resource: id (INTEGER PRIMARY KEY, what
@@ -102,6 +105,17 @@ struct TimelineOptions {
   // gone), for bulk loads that can simply be run again (replay), which
   // call Checkpoint() at the end.
   bool durable_commits = true;
+  // Migrate a timeline of an older schema to kSchemaVersion on Open
+  // (Timeline::migration() then says so); false refuses it, unchanged.
+  bool migrate = false;
+};
+
+// What Open did to a file of an older schema.
+struct SchemaMigration {
+  int64_t from = 0;
+  int64_t to = 0;
+  uint64_t events = 0;  // rows carried over
+  double seconds = 0;
 };
 
 struct BatchResult {
@@ -161,6 +175,8 @@ class Timeline {
   Timeline& operator=(const Timeline&) = delete;
 
   static Result<std::unique_ptr<Timeline>> Open(const std::string& path, const TimelineOptions& options);
+  // Set when Open migrated the file from an older schema.
+  const std::optional<SchemaMigration>& migration() const;
 
   // Stores a batch in ONE transaction: all of it or, on any error, none of it.
   // Events are idempotent on event id: one already stored (from an earlier
