@@ -2,18 +2,24 @@
 // the way the daemon would at start, without starting anything, so a
 // deployment (or a SIGHUP reload) never learns of a typo from a failed
 // service. Every problem is reported at once as file:line:col.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 #include <string>
 
 #include "cmkwatch/alerts/config.h"
 #include "cmkwatch/alerts/sink.h"
 #include "cmkwatch/analyzer/config.h"
+#include "cmkwatch/collector/collector.h"
 #include "cmkwatch/collector/config.h"
+#include "cmkwatch/collector/kafka_source.h"
+#include "cmkwatch/common/config.h"
 #include "commands.h"
 
 namespace cmkwatch::cli {
@@ -25,14 +31,16 @@ Checks each FILE as cmkwatch-analyzer or cmkwatch-collector would read it
 at start: YAML syntax, every key known (a typo is an error, never ignored),
 every value in range, CURVE key files readable and private, and, for an
 analyzer, every alert sink buildable: its templates compile and its
-secrets (*_file, *_env) are present, private and within size. Nothing is
-opened, bound, sent or written. Each problem is printed as
+secrets (*_file, *_env) are present, private and within size; for a
+collector, its Event Grid and Kafka sources' secrets likewise, and their
+certificate, key and CA files readable. Nothing is opened, bound, sent or
+written. Each problem is printed as
 file:line:col: message.
 
 Which daemon a file is for is told by its keys (a collector's has spool:
 and sources:); --analyzer or --collector says it outright.
---no-secrets skips reading the sinks' secrets (for checking a file on a
-machine that does not hold them).
+--no-secrets skips reading the secrets and TLS files (for checking a file
+on a machine that does not hold them).
 
 Exit status: 0 every file is valid; 1 some file is not; 2 usage.
 )";
@@ -98,15 +106,69 @@ bool CheckAnalyzer(const std::string& path, bool secrets) {
   return ok;
 }
 
-bool CheckCollector(const std::string& path) {
+// A file the collector opens at start (a certificate, a key, a CA bundle):
+// "" when it can be read.
+std::string Unreadable(const std::string& file, const std::string& what) {
+  if (file.empty()) return "";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return what + " " + file + ": " + std::strerror(errno);
+  return "";
+}
+
+// What a collector's sources read at start: their secrets (present, private,
+// within size: config::ReadSecret, as the sources call it) and the TLS
+// files they load. Problems are printed; false when there were any.
+bool CheckCollectorSecrets(const std::string& path, const collector::CollectorOptions& c) {
+  std::vector<std::string> problems;
+  auto secret = [&](const config::SecretSource& source, const std::string& what) {
+    if (auto v = config::ReadSecret(source, what); !v.ok()) problems.push_back(v.status().message());
+  };
+  auto file = [&](const std::string& f, const std::string& what) {
+    if (std::string p = Unreadable(f, what); !p.empty()) problems.push_back(p);
+  };
+  for (const collector::SourceConfig& sc : c.sources) {
+    if (sc.type == collector::SourceType::kEventGrid) {
+      const auto& o = sc.eventgrid;
+      const std::string name = "eventgrid source " + o.name;
+      secret(o.secret, name + " secret");
+      file(o.tls_cert_file, name + " certificate");
+      file(o.tls_key_file, name + " key");
+    } else if (sc.type == collector::SourceType::kKafka) {
+      const auto& o = sc.kafka;
+      const std::string name = "kafka source " + o.name;
+      switch (o.security) {
+        case collector::KafkaSecurity::kConnectionString:
+          secret(o.connection_string, name + " connection string");
+          break;
+        case collector::KafkaSecurity::kSaslPlain:
+          secret(o.sasl_password, name + " sasl password");
+          break;
+        case collector::KafkaSecurity::kOAuthBearer:
+          secret(o.oauth.client_secret, name + " oauth client secret");
+          break;
+        case collector::KafkaSecurity::kPlaintext:
+        case collector::KafkaSecurity::kSsl:
+          break;
+      }
+      file(o.ca_file, name + " CA file");
+      file(o.client_cert_file, name + " client certificate");
+      file(o.client_key_file, name + " client key");
+    }
+  }
+  for (const std::string& p : problems) std::fprintf(stderr, "%s: %s\n", path.c_str(), ForTerminal(p).c_str());
+  return problems.empty();
+}
+
+bool CheckCollector(const std::string& path, bool secrets) {
   auto loaded = collector::LoadCollectorConfig(path);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", ForTerminal(loaded.status().message()).c_str());
     return false;
   }
-  std::printf("%s: valid collector configuration; id %s, %zu source(s), spool %s\n", path.c_str(),
+  if (secrets && !CheckCollectorSecrets(path, loaded->collector)) return false;
+  std::printf("%s: valid collector configuration; id %s, %zu source(s), spool %s%s\n", path.c_str(),
               loaded->collector.id.c_str(), loaded->collector.sources.size(),
-              loaded->collector.spool_path.c_str());
+              loaded->collector.spool_path.c_str(), secrets ? "" : "; secrets not read (--no-secrets)");
   return true;
 }
 
@@ -156,7 +218,7 @@ int Config(const std::vector<std::string_view>& args) {
       all_ok = false;
       continue;
     }
-    all_ok = (kind == Kind::kAnalyzer ? CheckAnalyzer(f, secrets) : CheckCollector(f)) && all_ok;
+    all_ok = (kind == Kind::kAnalyzer ? CheckAnalyzer(f, secrets) : CheckCollector(f, secrets)) && all_ok;
   }
   return all_ok ? kExitOk : kExitInvalid;
 }
