@@ -38,6 +38,13 @@ struct BodyCodec::Impl {
   std::vector<size_t> sample_sizes;
 };
 
+struct BodyCodec::Context::Impl {
+  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx{ZSTD_createCCtx()};
+};
+
+BodyCodec::Context::Context() : impl_(std::make_unique<Impl>()) {}
+BodyCodec::Context::~Context() = default;
+
 BodyCodec::BodyCodec() : impl_(std::make_unique<Impl>()) {}
 BodyCodec::~BodyCodec() = default;
 
@@ -74,6 +81,25 @@ Result<int64_t> BodyCodec::Compress(std::string_view in, std::string& out) {
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   out.resize(n);
   return codec;
+}
+
+bool BodyCodec::CanShare() const { return !impl_->compress || impl_->cdict != nullptr; }
+
+Result<int64_t> BodyCodec::CompressWith(Context& ctx, std::string_view in, std::string& out) const {
+  const Impl& m = *impl_;
+  if (!m.compress) {
+    out.assign(in);
+    return kCodecIdentity;
+  }
+  if (!m.cdict) return Status::Internal("zstd: a second thread compressed before the dictionary was in use");
+  if (!ctx.impl_->cctx) return Status::Internal("zstd: out of memory creating a context");
+  out.resize(ZSTD_compressBound(in.size()));
+  // The CDict is only read here: zstd allows sharing one among threads.
+  const size_t n =
+      ZSTD_compress_usingCDict(ctx.impl_->cctx.get(), out.data(), out.size(), in.data(), in.size(), m.cdict.get());
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return kCodecZstdDict;
 }
 
 bool BodyCodec::WantsDictionary() const {

@@ -19,7 +19,8 @@
 // with Adopt() only after that row is committed, so no stored body ever
 // names a dictionary the file does not hold.
 //
-// Not thread-safe; one per Timeline.
+// Not thread-safe; one per Timeline. A second thread may compress beside
+// it with a Context of its own, but only while CanShare().
 #pragma once
 
 #include <cstdint>
@@ -57,6 +58,27 @@ class BodyCodec {
 
   // Compresses `in` into `out`; returns the codec used.
   Result<int64_t> Compress(std::string_view in, std::string& out);
+
+  // A zstd context of another thread's, for CompressWith.
+  class Context {
+   public:
+    Context();
+    ~Context();
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+   private:
+    friend class BodyCodec;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+  };
+  // True when CompressWith may run on other threads alongside Compress:
+  // once a dictionary is in use (or compression is off), compressing only
+  // reads the codec; before, each body may become a training sample.
+  // Stays true until the next Adopt(), which must not run meanwhile.
+  bool CanShare() const;
+  // Compress with `ctx`, only while CanShare(); same output as Compress.
+  Result<int64_t> CompressWith(Context& ctx, std::string_view in, std::string& out) const;
 
   // True when samples enough for a dictionary are collected and none is in use.
   bool WantsDictionary() const;

@@ -42,6 +42,7 @@ void ReadTimeline(MapReader& top, TimelineOptions* t) {
   r.Integer("compression_level", &t->compression_level, 1, 9);
   r.Integer("busy_timeout_ms", &t->busy_timeout_ms, 0, kMaxMillis);
   r.Size("max_event_bytes", &t->max_event_bytes, int64_t{64} << 10, int64_t{256} << 20);
+  r.Bool("helper_thread", &t->helper_thread);
   r.Finish();
 }
 

@@ -8,10 +8,10 @@
 #include <unordered_map>
 #include <utility>
 
-#include <openssl/evp.h>
-
-#include "body_codec.h"
 #include "alert_store.h"
+#include "body_codec.h"
+#include "event_prep.h"
+#include "sha256.h"
 #include "sqlite/sqlite.h"
 
 namespace cmkwatch::analyzer {
@@ -23,10 +23,12 @@ using sqlite::Statement;
 // 'CMKW': lets Open tell our file from any other SQLite database.
 constexpr int64_t kApplicationId = 0x434D4B57;
 
-constexpr size_t kHashBytes = 32;
+constexpr size_t kHashBytes = internal::kSha256Bytes;
 const std::string kZeroHash(kHashBytes, '\0');
 
 using internal::BodyCodec;
+using internal::EventPrep;
+using internal::Sha256Context;
 
 // Reading is bounded by what could ever have been stored (one event fits in
 // one wire message), not by today's max_event_bytes, which may have been
@@ -213,56 +215,6 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct MdFree {
-  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
-};
-
-// SHA-256 through one fetched algorithm and one reused context. OpenSSL 3's
-// one-shot SHA256() fetches the algorithm and allocates a context on every
-// call, which for the dedup key's 50 bytes costs more than the hashing; and
-// hashing prev and the bytes as two updates needs no concatenated copy.
-class Sha256Context {
- public:
-  // *out becomes SHA-256(a || b), 32 bytes (its buffer is reused).
-  Status Digest(std::string_view a, std::string_view b, std::string* out) {
-    if (!ctx_) {
-      md_.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-      ctx_.reset(EVP_MD_CTX_new());
-      if (!md_ || !ctx_) {
-        ctx_.reset();
-        return Status::Internal("OpenSSL has no SHA-256");
-      }
-    }
-    out->resize(kHashBytes);
-    unsigned int n = 0;
-    if (EVP_DigestInit_ex2(ctx_.get(), md_.get(), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx_.get(), a.data(), a.size()) != 1 ||
-        EVP_DigestUpdate(ctx_.get(), b.data(), b.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out->data()), &n) != 1 || n != kHashBytes) {
-      return Status::Internal("SHA-256 failed");
-    }
-    return Status::Ok();
-  }
-
-  // The dedup key of an event id: its SHA-256's first 8 bytes, big-endian.
-  // A cryptographic hash rather than a fast one because ids come from
-  // outside (an Event Grid id is whatever the sender chose): nobody can
-  // cheaply make many ids share a key and turn each insert into a scan.
-  Result<int64_t> EventKey(std::string_view event_id) {
-    CMK_RETURN_IF_ERROR(Digest(event_id, {}, &key_buf_));
-    uint64_t k = 0;
-    for (size_t i = 0; i < 8; ++i) k = (k << 8) | static_cast<unsigned char>(key_buf_[i]);
-    return static_cast<int64_t>(k);
-  }
-
- private:
-  std::unique_ptr<EVP_MD, MdFree> md_;
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
-  std::string key_buf_;
-};
 
 // Schema 1 to 2, inside the caller's write transaction: any failure rolls
 // the file back to exactly what it was. What changed is in kChainTablesV2's
@@ -470,7 +422,9 @@ struct Timeline::Impl {
   Sha256Context sha;
   std::string hash;  // the chain hash being computed, reused
   BodyCodec codec;
-  std::string compressed;  // body buffer, reused
+  // Keys and compressed bodies, worked out ahead of the inserts; declared
+  // after the codec it uses, so its helper thread stops first.
+  std::unique_ptr<EventPrep> prep;
   Statement insert_dictionary, select_dictionary;
   internal::AlertStore alerts;
 
@@ -525,8 +479,10 @@ struct Timeline::Impl {
   // Stores one batch inside the caller's open transaction; event_bytes as
   // in EncodedBatch. `stored`, when given, receives the events stored for
   // the first time, in batch order.
-  Result<BatchResult> StoreBatch(const wire::Batch& batch, const std::vector<std::string_view>* event_bytes,
-                                 int64_t received_ns, std::vector<const Event*>* stored = nullptr);
+  // Stores one batch inside the caller's open transaction: event_bytes[i]
+  // is event i's canonical encoding, prep's item first + i.
+  Result<BatchResult> StoreBatch(const wire::Batch& batch, const std::string_view* event_bytes, size_t first,
+                                 int64_t received_ns, std::vector<const Event*>* stored);
   Status Fail(VerifyReport& report, ChainProblem problem, const Statement* row, std::string resource_id,
               std::string detail);
   Status CheckRow(Statement& row, int64_t resource, const std::string& resource_id, Walk& walk,
@@ -635,6 +591,7 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   Impl* raw = impl.get();
   CMK_RETURN_IF_ERROR(impl->codec.Init(options.compress, options.compression_level,
                                        [raw](uint32_t id) { return raw->LoadDictionary(id); }));
+  impl->prep = std::make_unique<EventPrep>(impl->codec, options.helper_thread, options.max_event_bytes);
   // NOMUTEX: a Timeline is used from one thread, so SQLite's per-connection
   // mutex is pure cost.
   auto db = sqlite::Db::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
@@ -754,10 +711,9 @@ size_t SourceIndex(Source s) {
   return i < 4 ? i : 0;
 }
 
-Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
-                                               const std::vector<std::string_view>* event_bytes,
-                                               int64_t received_ns, std::vector<const Event*>* stored) {
-  Impl& m = *this;
+// What InsertEncodedBatches refuses before it prepares or stores anything.
+static Status CheckBatch(const Timeline::EncodedBatch& b) {
+  const wire::Batch& batch = *b.batch;
   // The wire decoder bounds these already; InsertBatch is also called
   // directly (replay, tests), so the bounds are checked again.
   if (batch.events.size() > wire::kMaxItems || batch.quarantined.size() > wire::kMaxItems) {
@@ -766,13 +722,19 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
   if (batch.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return Status::LimitExceeded("batch sequence " + std::to_string(batch.sequence) + " is beyond 2^63-1");
   }
-  const auto sequence = static_cast<int64_t>(batch.sequence);
-  if (event_bytes != nullptr && event_bytes->size() != batch.events.size()) {
+  if (b.event_bytes != nullptr && b.event_bytes->size() != batch.events.size()) {
     return Status::InvalidArgument("batch " + batch.collector_id + "#" + std::to_string(batch.sequence) + " has " +
                                    std::to_string(batch.events.size()) + " events but " +
-                                   std::to_string(event_bytes->size()) + " encodings");
+                                   std::to_string(b.event_bytes->size()) + " encodings");
   }
+  return Status::Ok();
+}
 
+Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, const std::string_view* event_bytes,
+                                               size_t first, int64_t received_ns,
+                                               std::vector<const Event*>* stored) {
+  Impl& m = *this;
+  const auto sequence = static_cast<int64_t>(batch.sequence);
   BatchResult result;
   {
     Statement::Scope scope(m.select_collector);
@@ -782,18 +744,9 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
     result.resend = *row && sequence <= m.select_collector.ColumnInt(0);
   }
 
-  std::string encoded;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const Event& e = batch.events[i];
-    std::string_view bytes;
-    if (event_bytes != nullptr) {
-      bytes = (*event_bytes)[i];
-      // The caller's promise, checked where it costs nothing that counts.
-      assert(bytes == wire::EncodeEvent(e));
-    } else {
-      encoded = wire::EncodeEvent(e);
-      bytes = encoded;
-    }
+    const std::string_view bytes = event_bytes[i];
     // Checked inside the transaction on purpose: earlier events of the batch
     // are already inserted, and the rollback takes them back out.
     if (bytes.size() > m.options.max_event_bytes) {
@@ -802,9 +755,10 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
                                    " bytes, over the timeline's limit of " +
                                    std::to_string(m.options.max_event_bytes) + "; nothing of the batch was stored");
     }
-    auto key_or = m.sha.EventKey(e.id);
-    if (!key_or.ok()) return key_or.status();
-    const int64_t key = *key_or;
+    auto prepared = m.prep->Get(first + i);
+    if (!prepared.ok()) return prepared.status();
+    const EventPrep::Prepared& p = **prepared;
+    const int64_t key = p.key;
     auto already = m.IsStored(key, e.id);
     if (!already.ok()) return already.status();
     if (*already) {
@@ -818,10 +772,7 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
     if (!resource.ok()) return resource.status();
     CachedResource& r = **resource;
     CMK_RETURN_IF_ERROR(m.sha.Digest(r.head.last_hash, bytes, &m.hash));
-
-    auto codec_used = m.codec.Compress(bytes, m.compressed);
-    if (!codec_used.ok()) return codec_used.status();
-    const std::string& body = m.compressed;
+    const std::string& body = p.body;
 
     Statement& ins = m.insert_event;
     Statement::Scope scope(ins);
@@ -842,7 +793,7 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch,
     CMK_RETURN_IF_ERROR(ins.BindText(14, e.actor.ip));
     CMK_RETURN_IF_ERROR(ins.BindText(15, batch.collector_id));
     CMK_RETURN_IF_ERROR(ins.BindInt(16, received_ns));
-    CMK_RETURN_IF_ERROR(ins.BindInt(17, *codec_used));
+    CMK_RETURN_IF_ERROR(ins.BindInt(17, p.codec));
     CMK_RETURN_IF_ERROR(ins.BindInt(18, static_cast<int64_t>(bytes.size())));
     CMK_RETURN_IF_ERROR(ins.BindBlobNoCopy(19, body));
     CMK_RETURN_IF_ERROR(ins.BindInt(20, r.head.last_seq));
@@ -941,6 +892,35 @@ Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vecto
                                                                 int64_t received_ns, StoredEventsHook* hook) {
   Impl& m = *impl_;
   CMK_RETURN_IF_ERROR(m.MaybeTrainDictionary());
+  // Every event's canonical bytes (the caller's, or encoded here), handed
+  // to the prep, which works out keys and bodies ahead of the inserts.
+  size_t events = 0, to_encode = 0;
+  for (const EncodedBatch& b : batches) {
+    CMK_RETURN_IF_ERROR(CheckBatch(b));
+    events += b.batch->events.size();
+    if (b.event_bytes == nullptr) to_encode += b.batch->events.size();
+  }
+  std::vector<std::string> encoded;
+  encoded.reserve(to_encode);  // never reallocates: the views stay valid
+  std::vector<std::string_view> bytes;
+  std::vector<EventPrep::Item> items;
+  bytes.reserve(events);
+  items.reserve(events);
+  for (const EncodedBatch& b : batches) {
+    for (size_t i = 0; i < b.batch->events.size(); ++i) {
+      const Event& e = b.batch->events[i];
+      if (b.event_bytes != nullptr) {
+        bytes.push_back((*b.event_bytes)[i]);
+        // The caller's promise, checked where it costs nothing that counts.
+        assert(bytes.back() == wire::EncodeEvent(e));
+      } else {
+        bytes.push_back(encoded.emplace_back(wire::EncodeEvent(e)));
+      }
+      items.push_back({e.id, bytes.back()});
+    }
+  }
+  EventPrep::Job job(*m.prep, std::move(items));
+
   std::vector<BatchResult> results;
   results.reserve(batches.size());
   // One transaction; any early return rolls it back (and drops the cache),
@@ -950,10 +930,12 @@ Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vecto
   CMK_RETURN_IF_ERROR(tx.Begin());
   CMK_RETURN_IF_ERROR(m.CheckCache());
   std::vector<const Event*> stored;
+  size_t first = 0;
   for (const EncodedBatch& b : batches) {
     stored.clear();
-    auto r = m.StoreBatch(*b.batch, b.event_bytes, received_ns, hook != nullptr ? &stored : nullptr);
+    auto r = m.StoreBatch(*b.batch, bytes.data() + first, first, received_ns, hook != nullptr ? &stored : nullptr);
     if (!r.ok()) return r.status();
+    first += b.batch->events.size();
     results.push_back(*r);
     if (hook != nullptr && !stored.empty()) {
       CMK_RETURN_IF_ERROR(m.alerts.Write(hook->OnStored(stored), received_ns));

@@ -54,6 +54,7 @@ TEST_F(AnalyzerConfigTest, ShippedSampleLoadsWithTheDocumentedDefaults) {
   EXPECT_EQ(a.timeline.compression_level, defaults.timeline.compression_level);
   EXPECT_EQ(a.timeline.busy_timeout_ms, defaults.timeline.busy_timeout_ms);
   EXPECT_EQ(a.timeline.max_event_bytes, defaults.timeline.max_event_bytes);
+  EXPECT_EQ(a.timeline.helper_thread, defaults.timeline.helper_thread);
   EXPECT_EQ(a.link.heartbeat_ivl_ms, defaults.link.heartbeat_ivl_ms);
   EXPECT_EQ(a.link.heartbeat_timeout_ms, defaults.link.heartbeat_timeout_ms);
   EXPECT_EQ(a.link.max_message_bytes, defaults.link.max_message_bytes);
@@ -69,7 +70,7 @@ TEST_F(AnalyzerConfigTest, ValuesOverrideDefaults) {
       "bind: ipc:///run/cmkwatch/analyzer.sock\n"
       "http: \"\"\n"
       "retention_days: 400\n"
-      "timeline: { compress: false, compression_level: 6 }\n"
+      "timeline: { compress: false, compression_level: 6, helper_thread: false }\n"
       "link: { heartbeat_ivl_ms: 2000, heartbeat_timeout_ms: 10000, max_message_bytes: 64MiB }\n"
       "log: { level: warning, format: json }\n",
       "a.yaml");
@@ -79,6 +80,7 @@ TEST_F(AnalyzerConfigTest, ValuesOverrideDefaults) {
   EXPECT_EQ(c->analyzer.retention_days, 400);
   EXPECT_FALSE(c->analyzer.timeline.compress);
   EXPECT_EQ(c->analyzer.timeline.compression_level, 6);
+  EXPECT_FALSE(c->analyzer.timeline.helper_thread);
   EXPECT_EQ(c->analyzer.link.heartbeat_ivl_ms, 2000);
   EXPECT_EQ(c->analyzer.link.max_message_bytes, int64_t{64} << 20);
   EXPECT_EQ(c->log_level, log::Level::kWarning);

@@ -8,7 +8,8 @@
 //   http_allow_non_loopback: BOOL
 //   retention_days: INT                 0 keeps everything
 //   retention_interval_s: INT
-//   timeline: { compress: BOOL, compression_level: 1..9, busy_timeout_ms: INT, max_event_bytes: SIZE }
+//   timeline: { compress: BOOL, compression_level: 1..9, busy_timeout_ms: INT, max_event_bytes: SIZE,
+//               helper_thread: BOOL }
 //   link: { heartbeat_ivl_ms: INT, heartbeat_timeout_ms: INT, max_message_bytes: SIZE,
 //           send_high_water_mark: INT }
 //   curve:                              present = CURVE encryption + allowlist

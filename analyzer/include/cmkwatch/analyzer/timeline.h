@@ -98,6 +98,11 @@ struct TimelineOptions {
   // figures are in bench/RESULTS.md.
   bool compress = true;
   int compression_level = 1;  // zstd 1..9 (higher levels cost CPU for little gain on small records)
+  // Work out each event's dedup key and compressed body on a helper thread,
+  // ahead of the inserts (the storing thread takes over any the helper has
+  // not started, so this never waits for idle work). false: all on the
+  // storing thread, for a machine with one core.
+  bool helper_thread = true;
   // true: every commit is on disk before it returns (SQLite synchronous
   // FULL), which is what an ack to a collector promises. false: a commit
   // survives the process crashing but maybe not a power loss (NORMAL in
