@@ -7,8 +7,9 @@
 // with the real readers and encodes them (neither timed), then stores them
 // into a fresh timeline in batches of --batch events (InsertEncodedBatches,
 // the analyzer's and replay's path), as --durable says (FULL: the analyzer;
-// NORMAL: replay), with the timeline's helper thread or, --helper 0,
-// without. Prints events/s by wall time and by the storing thread's CPU
+// NORMAL), or --bulk 1 as a bulk load (replay into a new file; the clock
+// stops after FinishBulkLoad), with the timeline's helper thread or,
+// --helper 0, without. Prints events/s by wall time and by the storing thread's CPU
 // time, the CPU of all threads (the helper's included), MB/s of raw
 // records, the database's bytes per event, and the slowest batch. Benchmarks are not tests: the program reports, it does not
 // assert.
@@ -56,7 +57,7 @@ class Collect : public collector::RecordHandler {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: cmkwatch-bench-timeline --db FILE [--events N] [--batch N] [--durable 0|1] [--compress 0|1] [--helper 0|1] "
+               "usage: cmkwatch-bench-timeline --db FILE [--events N] [--batch N] [--durable 0|1] [--compress 0|1] [--helper 0|1] [--bulk 0|1] "
                "FILE...\n  FILE: files from cmkwatch-bench-gen; --db must not exist (a fresh timeline)\n");
   return 2;
 }
@@ -66,7 +67,7 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string db;
   size_t limit = 200'000, batch_events = 2000;
-  bool durable = true, compress = true, helper = true;
+  bool durable = true, compress = true, helper = true, bulk = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -84,6 +85,8 @@ int main(int argc, char** argv) {
       compress = std::atoi(v) != 0;
     } else if (arg == "--helper" && (v = next())) {
       helper = std::atoi(v) != 0;
+    } else if (arg == "--bulk" && (v = next())) {
+      bulk = std::atoi(v) != 0;
     } else if (arg == "-h" || arg == "--help") {
       Usage();
       return 0;
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
   options.durable_commits = durable;
   options.compress = compress;
   options.helper_thread = helper;
+  options.bulk_load = bulk;
   auto timeline = analyzer::Timeline::Open(db, options);
   if (!timeline.ok()) {
     std::fprintf(stderr, "cmkwatch-bench-timeline: %s\n", timeline.status().ToString().c_str());
@@ -150,7 +154,7 @@ int main(int argc, char** argv) {
     slowest = std::max(slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     stored += (*r)[0].stored;
   }
-  if (auto s = (*timeline)->Checkpoint(); !s.ok()) {
+  if (auto s = bulk ? (*timeline)->FinishBulkLoad() : (*timeline)->Checkpoint(); !s.ok()) {
     std::fprintf(stderr, "cmkwatch-bench-timeline: %s\n", s.ToString().c_str());
     return 1;
   }
@@ -160,9 +164,9 @@ int main(int argc, char** argv) {
   timeline->reset();
   std::error_code ec;
   const auto db_bytes = fs::file_size(db, ec);
-  std::printf("stored %llu of %zu events (%.0f MB raw) in batches of %zu, durable=%d compress=%d helper=%d\n",
+  std::printf("stored %llu of %zu events (%.0f MB raw) in batches of %zu, durable=%d compress=%d helper=%d bulk=%d\n",
               static_cast<unsigned long long>(stored), events.size(), static_cast<double>(raw_bytes) / 1e6,
-              batch_events, durable ? 1 : 0, compress ? 1 : 0, helper ? 1 : 0);
+              batch_events, durable ? 1 : 0, compress ? 1 : 0, helper ? 1 : 0, bulk ? 1 : 0);
   std::printf("wall %.2f s: %.0f events/s, %.0f MB/s raw; this thread's CPU %.2f s: %.0f events/s; "
               "all threads' CPU %.2f s\n",
               wall, static_cast<double>(stored) / wall, static_cast<double>(raw_bytes) / 1e6 / wall, cpu,

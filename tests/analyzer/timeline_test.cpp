@@ -959,45 +959,86 @@ TEST_P(TimelineTest, InsertBatchesStoresEachAsIfInsertedInTurn) {
   EXPECT_EQ(stats->events, 3u);
 }
 
-// The helper thread that works out keys and compressed bodies ahead of the
-// inserts changes nothing that is stored: the same batches (duplicates,
-// a refused batch midway, a dictionary trained on the way) give the same
-// rows, byte for byte, with and without it.
-TEST_P(TimelineTest, TheHelperThreadStoresExactlyWhatTheStoringThreadAloneWould) {
+// Stores 9000 events into a new file at `name` with the fixture's options:
+// batches of 1500 with a duplicate each, and a batch refused midway (at
+// its 700th event, while the helper thread is working further on). Returns
+// every stored row as text, in seq order, for comparing loads.
+std::vector<std::string> StoreManyAndDumpRows(const fs::path& path, const TimelineOptions& options) {
   const std::vector<Event> events = ManyEvents(9000);
-  auto store_all = [&](bool helper) -> std::vector<std::string> {
-    options_.helper_thread = helper;
-    path_ = dir_ / (helper ? "with-helper.db" : "alone.db");
-    auto t = OpenOrFail();
-    if (!t) return {};
+  {
+    auto t = Timeline::Open(path.string(), options);
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    if (!t.ok()) return {};
     uint64_t seq = 1;
     for (size_t i = 0; i < events.size(); i += 1500) {
       std::vector<Event> part(events.begin() + static_cast<std::ptrdiff_t>(i),
                               events.begin() + static_cast<std::ptrdiff_t>(i + 1500));
       part.push_back(events[i / 2]);  // stored already (or earlier in this batch): a duplicate
       if (i == 4500) {
-        // Refused at its 700th event while the helper is working further on.
         std::vector<Event> refused = part;
-        refused[700].raw.assign(options_.max_event_bytes + 1, 'x');
-        auto r = t->InsertBatch(MakeBatch(seq, std::move(refused)), 1);
+        refused[700].raw.assign(options.max_event_bytes + 1, 'x');
+        auto r = (*t)->InsertBatch(MakeBatch(seq, std::move(refused)), 1);
         EXPECT_TRUE(r.status().IsLimitExceeded()) << r.status().ToString();
       }
-      auto r = t->InsertBatch(MakeBatch(seq++, std::move(part)), 1);
+      auto r = (*t)->InsertBatch(MakeBatch(seq++, std::move(part)), 1);
       EXPECT_TRUE(r.ok()) << r.status().ToString();
-      if (r.ok()) EXPECT_EQ(Totals(*r), (BatchResult{1500, 1, 0, false}));
+      if (r.ok()) {
+        EXPECT_EQ(Totals(*r), (BatchResult{1500, 1, 0, false}));
+      }
     }
-    EXPECT_TRUE(t->Verify(nullptr).ok());
-    t.reset();
-    RawDb raw(path_);
-    return raw.Column(
-        "SELECT seq || ' ' || event_key || ' ' || codec || ' ' || body_size || ' ' || hex(body) || ' ' || prev_seq || "
-        "' ' || hex(hash) FROM events ORDER BY seq");
-  };
-  const std::vector<std::string> alone = store_all(false);
-  const std::vector<std::string> with_helper = store_all(true);
-  ASSERT_EQ(alone.size(), events.size());
+    EXPECT_TRUE((*t)->FinishBulkLoad().ok());
+    EXPECT_TRUE((*t)->Verify(nullptr).ok());
+  }
+  RawDb raw(path);
+  return raw.Column(
+      "SELECT seq || ' ' || event_key || ' ' || codec || ' ' || body_size || ' ' || hex(body) || ' ' || prev_seq || "
+      "' ' || hex(hash) FROM events ORDER BY seq");
+}
+
+// The helper thread that works out keys and compressed bodies ahead of the
+// inserts changes nothing that is stored: the same batches (duplicates, a
+// refused batch, a dictionary trained on the way) give the same rows,
+// byte for byte, with and without it.
+TEST_P(TimelineTest, TheHelperThreadStoresExactlyWhatTheStoringThreadAloneWould) {
+  options_.helper_thread = false;
+  const std::vector<std::string> alone = StoreManyAndDumpRows(dir_ / "alone.db", options_);
+  options_.helper_thread = true;
+  const std::vector<std::string> with_helper = StoreManyAndDumpRows(dir_ / "with-helper.db", options_);
+  ASSERT_EQ(alone.size(), 9000u);
   ASSERT_EQ(with_helper.size(), alone.size());
   for (size_t i = 0; i < alone.size(); ++i) ASSERT_EQ(with_helper[i], alone[i]) << "row " << i;
+}
+
+// A bulk load (replay's new database) stores the same rows as a normal
+// one, still rolls a refused batch back, and once finished is an ordinary
+// timeline: WAL mode, every index, queries and further batches work.
+TEST_P(TimelineTest, ABulkLoadStoresWhatANormalLoadDoesAndEndsAnOrdinaryTimeline) {
+  const std::vector<std::string> normal = StoreManyAndDumpRows(dir_ / "normal.db", options_);
+  options_.bulk_load = true;
+  path_ = dir_ / "bulk.db";
+  const std::vector<std::string> bulk = StoreManyAndDumpRows(path_, options_);
+  ASSERT_EQ(normal.size(), 9000u);
+  ASSERT_EQ(bulk.size(), normal.size());
+  for (size_t i = 0; i < normal.size(); ++i) ASSERT_EQ(bulk[i], normal[i]) << "row " << i;
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+    EXPECT_EQ(raw.Column("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name"),
+              (std::vector<std::string>{"events_by_key", "events_by_resource_time"}));
+  }
+  // Opened again as any timeline (a bulk load needs a new file).
+  EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
+  options_.bulk_load = false;
+  auto t = OpenOrFail();
+  ASSERT_TRUE(t);
+  const std::vector<Event> events = ManyEvents(9000);
+  auto one = t->EventsFor(events[42].resource_id, INT64_MIN, INT64_MAX, kMaxQueryEvents);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_FALSE(one->empty());
+  auto r = t->InsertBatch(MakeBatch(100, {events[1], SampleEvents()[0]}), 2);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Totals(*r), (BatchResult{1, 1, 0, false}));
+  EXPECT_TRUE(t->Verify(nullptr).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Codec, TimelineTest, ::testing::Values(false, true),

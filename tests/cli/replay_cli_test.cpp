@@ -181,6 +181,28 @@ TEST_F(ReplayCli, OverlappingArchivesAndASecondRunStoreEachEventOnceWithTheSameA
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// A new database is built aside (as FILE.partial) and takes its name only
+// when complete; what a killed run left behind is cleared first.
+TEST_F(ReplayCli, ANewDatabaseTakesItsNameOnlyWhenCompleteAndAKilledRunsLeftoversGo) {
+  const fs::path db = dir_ / "new.db";
+  std::ofstream(db.string() + ".partial") << "half a database from a replay that was killed";
+  std::ofstream(db.string() + ".partial-journal") << "and its journal";
+  const auto r = Replay({"--db", db.string(), "--json-report", (dir_ / "new.json").string(), kSamples.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(db));
+  for (const char* suffix : {".partial", ".partial-journal", ".partial-wal", ".partial-shm"}) {
+    EXPECT_FALSE(fs::exists(db.string() + suffix)) << suffix;
+  }
+  const json report = Report(dir_ / "new.json");
+  const auto verify = test::RunCommand({CMKWATCH_CLI, "verify", "--db", db.string()});
+  ASSERT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find(std::to_string(report["counts"]["stored"].get<int>()) + " events"), std::string::npos)
+      << verify.out;
+  // And it is an ordinary timeline: the analyzer's timeline command reads it.
+  const auto timeline = test::RunCommand({CMKWATCH_CLI, "timeline", "--db", db.string(), "--json"});
+  EXPECT_EQ(timeline.exit_code, 0) << timeline.err;
+}
+
 TEST_F(ReplayCli, SinceAndUntilKeepOnlyTheirWindow) {
   const auto r = Replay({"--db", (dir_ / "w.db").string(), "--since", "2026-03-02T09:15:00Z", "--until",
                          "2026-03-02T09:32:00Z", "--json-report", (dir_ / "w.json").string(),

@@ -110,7 +110,15 @@ struct TimelineOptions {
   // gone), for bulk loads that can simply be run again (replay), which
   // call Checkpoint() at the end.
   bool durable_commits = true;
-  // Migrate a timeline of an older schema to kSchemaVersion on Open
+  // A bulk load into a new file that nobody else opens until it is done
+  // (replay builds its database aside and renames it into place): the
+  // rollback journal in memory instead of the WAL, no syncs, and the
+  // (resource, time) index built once by FinishBulkLoad() rather than row
+  // by row. A failed batch still rolls back; a crash leaves the file
+  // unusable, which is why it must be built aside. Open refuses a file
+  // that holds anything.
+  bool bulk_load = false;
+    // Migrate a timeline of an older schema to kSchemaVersion on Open
   // (Timeline::migration() then says so); false refuses it, unchanged.
   bool migrate = false;
 };
@@ -224,6 +232,10 @@ class Timeline {
   // Moves the write-ahead log into the database file and syncs it: after
   // it, everything committed is on disk whatever durable_commits said.
   Status Checkpoint();
+  // Ends a bulk load (TimelineOptions::bulk_load): builds the deferred
+  // index, puts the file in WAL mode and syncs it, after which it is a
+  // timeline like any other. Nothing to do for a timeline not bulk-loaded.
+  Status FinishBulkLoad();
 
   // Alert changes that no batch carried (the rules' time-based checks), in
   // their own transaction.
