@@ -437,6 +437,36 @@ struct Timeline::Impl {
   // Keys and compressed bodies, worked out ahead of the inserts; declared
   // after the codec it uses, so its helper thread stops first.
   std::unique_ptr<EventPrep> prep;
+
+  // A bulk load commits every options.bulk_commit_events, not every call:
+  // each commit writes every page it dirtied, and the event-key index is
+  // dirtied all over by every batch (random keys), so small commits write
+  // it out again and again. Each call is a savepoint in the long
+  // transaction (sqlite::Transaction nests), all or nothing as before.
+  size_t bulk_uncommitted = 0;  // events inserted since the bulk load's last commit
+  Status bulk_broken;           // set when an error took uncommitted batches with it
+  // Starts the bulk load's long transaction when none is open.
+  Status BeginBulk() {
+    CMK_RETURN_IF_ERROR(bulk_broken);
+    if (!options.bulk_load || sqlite3_get_autocommit(db.get()) == 0) return Status::Ok();
+    return db.Exec("BEGIN IMMEDIATE");
+  }
+  // Commits it, if one is open: what it held is then in the file.
+  Status CommitBulk() {
+    CMK_RETURN_IF_ERROR(bulk_broken);
+    bulk_uncommitted = 0;
+    if (!options.bulk_load || sqlite3_get_autocommit(db.get()) != 0) return Status::Ok();
+    return db.Exec("COMMIT");
+  }
+  // After a failed call: a savepoint rolled back leaves the long
+  // transaction open; an error that rolled all of it back (disk full, I/O)
+  // lost batches whose calls had succeeded, and the load cannot go on.
+  void CheckBulkAfterFailure() {
+    if (options.bulk_load && bulk_uncommitted > 0 && sqlite3_get_autocommit(db.get()) != 0) {
+      bulk_broken = Status::IoError("the bulk load lost " + std::to_string(bulk_uncommitted) +
+                                    " uncommitted events to an error; start it again from a new file");
+    }
+  }
   Statement insert_dictionary, select_dictionary;
   internal::AlertStore alerts;
 
@@ -601,6 +631,9 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   }
   if (options.compression_level < 1 || options.compression_level > 9) {
     return Status::InvalidArgument("compression_level must be 1..9");
+  }
+  if (options.bulk_commit_events == 0 || options.bulk_commit_events > 1'000'000) {
+    return Status::InvalidArgument("bulk_commit_events must be 1..1000000");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -912,6 +945,7 @@ Result<std::vector<BatchResult>> Timeline::InsertBatches(const std::vector<const
 Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vector<EncodedBatch>& batches,
                                                                 int64_t received_ns, StoredEventsHook* hook) {
   Impl& m = *impl_;
+  CMK_RETURN_IF_ERROR(m.BeginBulk());
   CMK_RETURN_IF_ERROR(m.MaybeTrainDictionary());
   // Every event's canonical bytes (the caller's, or encoded here), handed
   // to the prep, which works out keys and bodies ahead of the inserts.
@@ -955,7 +989,10 @@ Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vecto
   for (const EncodedBatch& b : batches) {
     stored.clear();
     auto r = m.StoreBatch(*b.batch, bytes.data() + first, first, received_ns, hook != nullptr ? &stored : nullptr);
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      m.CheckBulkAfterFailure();
+      return r.status();
+    }
     first += b.batch->events.size();
     results.push_back(*r);
     if (hook != nullptr && !stored.empty()) {
@@ -963,9 +1000,15 @@ Result<std::vector<BatchResult>> Timeline::InsertEncodedBatches(const std::vecto
     }
   }
   // Heads are written once per transaction, not once per event or batch.
-  CMK_RETURN_IF_ERROR(m.FlushHeads());
-  CMK_RETURN_IF_ERROR(tx.Commit());
+  Status s = m.FlushHeads();
+  if (s.ok()) s = tx.Commit();
+  if (!s.ok()) {
+    m.CheckBulkAfterFailure();
+    return s;
+  }
   guard.Committed();
+  m.bulk_uncommitted += events;
+  if (m.bulk_uncommitted >= m.options.bulk_commit_events) CMK_RETURN_IF_ERROR(m.CommitBulk());
   return results;
 }
 
@@ -991,6 +1034,7 @@ Status Timeline::ForEachEvent(const std::function<Status(const Event&)>& fn) {
 Status Timeline::FinishBulkLoad() {
   Impl& m = *impl_;
   if (!m.options.bulk_load) return Status::Ok();
+  CMK_RETURN_IF_ERROR(m.CommitBulk());
   CMK_RETURN_IF_ERROR(m.db.Exec(kResourceTimeIndexV2));
   m.options.bulk_load = false;
   auto mode = m.db.QueryText("PRAGMA journal_mode = WAL");
@@ -1005,6 +1049,7 @@ Status Timeline::FinishBulkLoad() {
 }
 
 Status Timeline::Checkpoint() {
+  CMK_RETURN_IF_ERROR(impl_->CommitBulk());
   // TRUNCATE also syncs the database file and empties the log, so a
   // finished replay leaves one self-contained file.
   return impl_->db.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -1214,6 +1259,7 @@ Status Timeline::Verify(VerifyReport* report) {
   VerifyReport& r = report != nullptr ? *report : local;
   r = VerifyReport{};
   Impl& m = *impl_;
+  CMK_RETURN_IF_ERROR(m.CommitBulk());  // a read transaction cannot nest in it
   // A read transaction: one consistent snapshot while the writer goes on.
   CMK_RETURN_IF_ERROR(m.db.Exec("BEGIN"));
   auto all = m.LoadResources(nullptr);
@@ -1232,6 +1278,7 @@ Status Timeline::Verify(const std::string& resource_id, VerifyReport* report) {
   VerifyReport& r = report != nullptr ? *report : local;
   r = VerifyReport{};
   Impl& m = *impl_;
+  CMK_RETURN_IF_ERROR(m.CommitBulk());
   CMK_RETURN_IF_ERROR(m.db.Exec("BEGIN"));
   auto one = m.LoadResources(&resource_id);
   Status s = one.ok() ? Status::Ok() : one.status();

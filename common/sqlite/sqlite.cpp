@@ -140,23 +140,30 @@ Result<std::string> Db::QueryText(const char* sql) {
 }
 
 Transaction::~Transaction() {
-  // A failed statement or COMMIT may already have ended the transaction;
-  // ROLLBACK only when one is still open.
-  if (open_ && sqlite3_get_autocommit(db_.get()) == 0) {
-    // Nothing useful to do if even ROLLBACK fails: SQLite rolls back a
-    // transaction whose connection closes, and the next BEGIN reports it.
+  if (!open_) return;
+  // Nothing useful to do if even the rollback fails: SQLite rolls back a
+  // transaction whose connection closes, and the next BEGIN reports it.
+  if (nested_) {
+    // An error that rolled back the whole outer transaction took the
+    // savepoint with it; these then fail harmlessly.
+    (void)db_.Exec("ROLLBACK TO cmkwatch_tx");
+    (void)db_.Exec("RELEASE cmkwatch_tx");
+  } else if (sqlite3_get_autocommit(db_.get()) == 0) {
+    // A failed statement or COMMIT may already have ended the transaction;
+    // ROLLBACK only when one is still open.
     (void)db_.Exec("ROLLBACK");
   }
 }
 
 Status Transaction::Begin() {
-  Status s = db_.Exec("BEGIN IMMEDIATE");
+  nested_ = sqlite3_get_autocommit(db_.get()) == 0;
+  Status s = db_.Exec(nested_ ? "SAVEPOINT cmkwatch_tx" : "BEGIN IMMEDIATE");
   open_ = s.ok();
   return s;
 }
 
 Status Transaction::Commit() {
-  Status s = db_.Exec("COMMIT");
+  Status s = db_.Exec(nested_ ? "RELEASE cmkwatch_tx" : "COMMIT");
   // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open: the
   // destructor rolls it back.
   if (s.ok()) open_ = false;

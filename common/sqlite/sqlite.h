@@ -107,7 +107,10 @@ class Db {
 // BEGIN IMMEDIATE ... COMMIT, rolled back on destruction unless committed,
 // so every early return leaves the database as it was. IMMEDIATE takes the
 // write lock at BEGIN, where the busy timeout applies, instead of failing
-// half-way through when a reader upgrades.
+// half-way through when a reader upgrades. Begun inside a transaction that
+// is open already (a timeline's bulk load holds one across many batches),
+// it is a savepoint instead: released by Commit, rolled back to on
+// destruction, so it is still all or nothing within the outer one.
 class Transaction {
  public:
   explicit Transaction(Db& db) : db_(db) {}
@@ -121,6 +124,7 @@ class Transaction {
  private:
   Db& db_;
   bool open_ = false;
+  bool nested_ = false;  // a savepoint in a transaction already open
 };
 
 }  // namespace cmkwatch::sqlite

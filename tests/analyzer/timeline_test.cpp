@@ -843,6 +843,9 @@ TEST_P(TimelineTest, OptionsAreChecked) {
   options_ = {};
   options_.compression_level = 10;
   EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
+  options_ = {};
+  options_.bulk_commit_events = 0;
+  EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
 }
 
 // Many distinct events, as a busy vault produces them: the sample events
@@ -1014,12 +1017,18 @@ TEST_P(TimelineTest, TheHelperThreadStoresExactlyWhatTheStoringThreadAloneWould)
 // timeline: WAL mode, every index, queries and further batches work.
 TEST_P(TimelineTest, ABulkLoadStoresWhatANormalLoadDoesAndEndsAnOrdinaryTimeline) {
   const std::vector<std::string> normal = StoreManyAndDumpRows(dir_ / "normal.db", options_);
-  options_.bulk_load = true;
-  path_ = dir_ / "bulk.db";
-  const std::vector<std::string> bulk = StoreManyAndDumpRows(path_, options_);
   ASSERT_EQ(normal.size(), 9000u);
-  ASSERT_EQ(bulk.size(), normal.size());
-  for (size_t i = 0; i < normal.size(); ++i) ASSERT_EQ(bulk[i], normal[i]) << "row " << i;
+  options_.bulk_load = true;
+  // All in one long transaction, and committed every 2000 events (every
+  // second call, the refused batch then rolled back to its savepoint in a
+  // transaction holding one good batch already).
+  for (size_t commit_every : {size_t{50'000}, size_t{2000}}) {
+    options_.bulk_commit_events = commit_every;
+    path_ = dir_ / ("bulk-" + std::to_string(commit_every) + ".db");
+    const std::vector<std::string> bulk = StoreManyAndDumpRows(path_, options_);
+    ASSERT_EQ(bulk.size(), normal.size()) << commit_every;
+    for (size_t i = 0; i < normal.size(); ++i) ASSERT_EQ(bulk[i], normal[i]) << "row " << i << ", " << commit_every;
+  }
   {
     RawDb raw(path_);
     EXPECT_EQ(raw.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});

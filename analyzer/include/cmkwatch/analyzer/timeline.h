@@ -114,10 +114,13 @@ struct TimelineOptions {
   // (replay builds its database aside and renames it into place): the
   // rollback journal in memory instead of the WAL, no syncs, and the
   // (resource, time) index built once by FinishBulkLoad() rather than row
-  // by row. A failed batch still rolls back; a crash leaves the file
-  // unusable, which is why it must be built aside. Open refuses a file
-  // that holds anything.
+  // by row, and commits every bulk_commit_events rather than every call (each
+  // call still stored entirely or not at all). A failed batch still rolls
+  // back; a crash leaves the file unusable, which is why it must be built
+  // aside; a Timeline closed before FinishBulkLoad keeps only what was
+  // committed. Open refuses a file that holds anything.
   bool bulk_load = false;
+  size_t bulk_commit_events = 50'000;  // 1 .. 1,000,000
     // Migrate a timeline of an older schema to kSchemaVersion on Open
   // (Timeline::migration() then says so); false refuses it, unchanged.
   bool migrate = false;
