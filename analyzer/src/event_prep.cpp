@@ -41,8 +41,15 @@ void EventPrep::End() {
   cancel_.store(true, std::memory_order_relaxed);
   // The helper may still be in a chunk, or not yet have woken for this
   // job: either way it must be done with the items before they go.
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return taken_ == posted_ && !helper_busy_; });
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return taken_ == posted_ && !helper_busy_; });
+  }
+  // Bodies keep their buffers for the next job, but not a large one: one
+  // big event would otherwise pin its size in that slot for good.
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (prepared_[i].body.capacity() > kKeepBodyBytes) std::string().swap(prepared_[i].body);
+  }
 }
 
 void EventPrep::HelperLoop() {

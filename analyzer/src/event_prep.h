@@ -71,6 +71,7 @@ class EventPrep {
 
  private:
   static constexpr size_t kChunk = 32;
+  static constexpr size_t kKeepBodyBytes = 64 << 10;
   enum ChunkState : int { kFree = 0, kTaken = 1, kDone = 2 };
 
   void Begin(std::vector<Item> items);
