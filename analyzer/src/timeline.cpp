@@ -441,7 +441,10 @@ struct Timeline::Impl {
   // A bulk load commits every options.bulk_commit_events, not every call:
   // each commit writes every page it dirtied, and the event-key index is
   // dirtied all over by every batch (random keys), so small commits write
-  // it out again and again. Each call is a savepoint in the long
+  // it out again and again. Not many more, though: the in-memory journal
+  // holds a copy of each page the transaction changed that existed before
+  // it, so 10,000 events (at most as many index pages, ~40 MB) bound it
+  // however large the file grows. Each call is a savepoint in the long
   // transaction (sqlite::Transaction nests), all or nothing as before.
   size_t bulk_uncommitted = 0;  // events inserted since the bulk load's last commit
   Status bulk_broken;           // set when an error took uncommitted batches with it

@@ -112,16 +112,17 @@ struct TimelineOptions {
   bool durable_commits = true;
   // A bulk load into a new file that nobody else opens until it is done
   // (replay builds its database aside and renames it into place): the
-  // rollback journal in memory instead of the WAL, no syncs, and the
+  // rollback journal in memory instead of the WAL, no syncs, the
   // (resource, time) index built once by FinishBulkLoad() rather than row
-  // by row, and commits every bulk_commit_events rather than every call (each
-  // call still stored entirely or not at all). A failed batch still rolls
-  // back; a crash leaves the file unusable, which is why it must be built
-  // aside; a Timeline closed before FinishBulkLoad keeps only what was
-  // committed. Open refuses a file that holds anything.
+  // by row, and a commit every bulk_commit_events events rather than every
+  // call (each call is still stored entirely or not at all; the in-memory
+  // journal grows with the span). A crash leaves the file unusable, which
+  // is why it must be built aside; a Timeline closed before FinishBulkLoad
+  // keeps only what was committed. Open refuses a file that holds anything.
   bool bulk_load = false;
-  size_t bulk_commit_events = 50'000;  // 1 .. 1,000,000
-    // Migrate a timeline of an older schema to kSchemaVersion on Open
+  size_t bulk_commit_events = 10'000;  // 1 .. 1,000,000
+
+  // Migrate a timeline of an older schema to kSchemaVersion on Open
   // (Timeline::migration() then says so); false refuses it, unchanged.
   bool migrate = false;
 };
