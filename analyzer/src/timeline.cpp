@@ -521,11 +521,9 @@ struct Timeline::Impl {
   Status FlushHeads();
   // True when an event with this id (and key) is stored already.
   Result<bool> IsStored(int64_t key, std::string_view event_id);
-  // Stores one batch inside the caller's open transaction; event_bytes as
-  // in EncodedBatch. `stored`, when given, receives the events stored for
-  // the first time, in batch order.
   // Stores one batch inside the caller's open transaction: event_bytes[i]
-  // is event i's canonical encoding, prep's item first + i.
+  // is event i's canonical encoding, prep's item first + i. `stored`, when
+  // given, receives the events stored for the first time, in batch order.
   Result<BatchResult> StoreBatch(const wire::Batch& batch, const std::string_view* event_bytes, size_t first,
                                  int64_t received_ns, std::vector<const Event*>* stored);
   Status Fail(VerifyReport& report, ChainProblem problem, const Statement* row, std::string resource_id,
@@ -651,6 +649,15 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   impl->db = std::move(db).value();
   sqlite3_busy_timeout(impl->db.get(), options.busy_timeout_ms);
 
+  // A bulk load takes only a new file, and says so before anything (the
+  // journal mode below) changes an existing one.
+  if (options.bulk_load) {
+    auto objects = impl->db.QueryInt("SELECT count(*) FROM sqlite_schema");
+    if (!objects.ok() || *objects != 0) {
+      return Status::InvalidArgument("a bulk load needs a new file, and " + path + " is not empty" +
+                                     (objects.ok() ? std::string() : ": " + objects.status().message()));
+    }
+  }
   // The first statement that reads the file: a file that is not SQLite at
   // all fails here.
   // A bulk load keeps its rollback journal in memory: a failed batch still

@@ -1035,8 +1035,13 @@ TEST_P(TimelineTest, ABulkLoadStoresWhatANormalLoadDoesAndEndsAnOrdinaryTimeline
     EXPECT_EQ(raw.Column("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name"),
               (std::vector<std::string>{"events_by_key", "events_by_resource_time"}));
   }
-  // Opened again as any timeline (a bulk load needs a new file).
+  // Opened again as any timeline: a bulk load needs a new file, and its
+  // refusal leaves the file as it was (still in WAL mode).
   EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  }
   options_.bulk_load = false;
   auto t = OpenOrFail();
   ASSERT_TRUE(t);
