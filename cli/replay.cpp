@@ -511,9 +511,27 @@ class AsideBuild {
   // After the timeline is closed: the file takes its name, and the
   // directory is synced so the rename survives a power loss.
   Status Commit() {
-    std::error_code ec;
-    fs::rename(partial_, final_, ec);
-    if (ec) return Status::IoError("cannot rename " + partial_ + " to " + final_ + ": " + ec.message());
+    // Never over a FILE that appeared meanwhile (another run, a user):
+    // then the finished database stays where it is, under its .partial name.
+    int rc = ::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && errno == EINVAL) {
+      // A file system without RENAME_NOREPLACE: check, then rename.
+      std::error_code ec;
+      if (fs::exists(final_, ec)) {
+        errno = EEXIST;
+      } else {
+        rc = ::rename(partial_.c_str(), final_.c_str());
+      }
+    }
+    if (rc != 0) {
+      const int err = errno;
+      if (err == EEXIST) {
+        committed_ = true;  // kept: it is complete
+        return Status::IoError(final_ + " was created by something else while replaying and is left alone; " +
+                               "this replay's database is complete as " + partial_);
+      }
+      return Status::IoError("cannot rename " + partial_ + " to " + final_ + ": " + std::strerror(err));
+    }
     committed_ = true;
     const fs::path dir = fs::absolute(final_).parent_path();
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
