@@ -59,27 +59,37 @@ Status BodyCodec::Init(bool compress, int level, Loader loader) {
   return Status::Ok();
 }
 
-Result<int64_t> BodyCodec::Compress(std::string_view in, std::string& out) {
-  Impl& m = *impl_;
-  if (!m.compress) {
+namespace {
+
+// Compresses with `cctx` against `cdict` (null: none, at `level`), or copies
+// when compression is off: the one zstd call behind Compress and
+// CompressWith.
+Result<int64_t> CompressOnce(bool compress, ZSTD_CCtx* cctx, const ZSTD_CDict* cdict, int level, std::string_view in,
+                             std::string& out) {
+  if (!compress) {
     out.assign(in);
     return kCodecIdentity;
   }
+  if (cctx == nullptr) return Status::Internal("zstd: out of memory creating a context");
   out.resize(ZSTD_compressBound(in.size()));
-  size_t n = 0;
-  int64_t codec = kCodecZstd;
-  if (m.cdict) {
-    n = ZSTD_compress_usingCDict(m.cctx.get(), out.data(), out.size(), in.data(), in.size(), m.cdict.get());
-    codec = kCodecZstdDict;
-  } else {
-    n = ZSTD_compressCCtx(m.cctx.get(), out.data(), out.size(), in.data(), in.size(), m.level);
-    if (m.sample_sizes.size() < kTrainSamples && m.samples.size() + in.size() <= kMaxSampleBytes) {
-      m.samples.append(in);
-      m.sample_sizes.push_back(in.size());
-    }
-  }
+  const size_t n = cdict != nullptr
+                       ? ZSTD_compress_usingCDict(cctx, out.data(), out.size(), in.data(), in.size(), cdict)
+                       : ZSTD_compressCCtx(cctx, out.data(), out.size(), in.data(), in.size(), level);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   out.resize(n);
+  return cdict != nullptr ? kCodecZstdDict : kCodecZstd;
+}
+
+}  // namespace
+
+Result<int64_t> BodyCodec::Compress(std::string_view in, std::string& out) {
+  Impl& m = *impl_;
+  auto codec = CompressOnce(m.compress, m.cctx.get(), m.cdict.get(), m.level, in, out);
+  if (codec.ok() && *codec == kCodecZstd && m.sample_sizes.size() < kTrainSamples &&
+      m.samples.size() + in.size() <= kMaxSampleBytes) {
+    m.samples.append(in);
+    m.sample_sizes.push_back(in.size());
+  }
   return codec;
 }
 
@@ -87,19 +97,9 @@ bool BodyCodec::CanShare() const { return !impl_->compress || impl_->cdict != nu
 
 Result<int64_t> BodyCodec::CompressWith(Context& ctx, std::string_view in, std::string& out) const {
   const Impl& m = *impl_;
-  if (!m.compress) {
-    out.assign(in);
-    return kCodecIdentity;
-  }
-  if (!m.cdict) return Status::Internal("zstd: a second thread compressed before the dictionary was in use");
-  if (!ctx.impl_->cctx) return Status::Internal("zstd: out of memory creating a context");
-  out.resize(ZSTD_compressBound(in.size()));
+  if (!CanShare()) return Status::Internal("zstd: a second thread compressed before the dictionary was in use");
   // The CDict is only read here: zstd allows sharing one among threads.
-  const size_t n =
-      ZSTD_compress_usingCDict(ctx.impl_->cctx.get(), out.data(), out.size(), in.data(), in.size(), m.cdict.get());
-  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-  out.resize(n);
-  return kCodecZstdDict;
+  return CompressOnce(m.compress, ctx.impl_->cctx.get(), m.cdict.get(), m.level, in, out);
 }
 
 bool BodyCodec::WantsDictionary() const {
