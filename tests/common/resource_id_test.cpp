@@ -83,6 +83,36 @@ TEST(ResourceId, VaultUrisWithCharactersKeyVaultNeverUsesAreRefused) {
   EXPECT_EQ(u->version, "0123abcd");
 }
 
+// The edges of the one-pass reading: what ends the host, empty segments,
+// what is read past the third segment (nothing), and a port left unchecked.
+TEST(VaultUri, ThePartsEndWhereTheContractSays) {
+  auto u = ParseVaultUriView("https://kv.vault.azure.net//keys///cmk/v1/with space/and:colon");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->collection, "keys");
+  EXPECT_EQ(u->name, "cmk");
+  EXPECT_EQ(u->version, "v1");
+
+  u = ParseVaultUriView("https://kv.vault.azure.net?x=/keys/cmk");  // the query comes before any path
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "kv.vault.azure.net");
+  EXPECT_EQ(u->collection, "");
+
+  u = ParseVaultUriView("https://kv.vault.azure.net:44 3/keys/cmk#frag/ment");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "kv.vault.azure.net");
+  EXPECT_EQ(u->name, "cmk");
+  EXPECT_EQ(u->version, "");
+
+  u = ParseVaultUriView("  HTTPS://kv.vault.azure.net/keys \n");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->collection, "keys");
+
+  EXPECT_FALSE(ParseVaultUriView("https://:443/keys/cmk"));
+  EXPECT_FALSE(ParseVaultUriView("https:///keys/cmk"));
+  EXPECT_FALSE(ParseVaultUriView("https://kv.vault.azure.net/keys:x/cmk"));
+  EXPECT_FALSE(ParseVaultUriView("https://kv\xc3\xa9.vault.azure.net/keys/cmk"));
+}
+
 // Names from fields other than URIs (Event Grid's data.ObjectName, ARM ids)
 // pass the same test before they become part of an id: fuzzing found
 // "ai-cmk-key \t" turning into an id ending in a tab.
