@@ -729,6 +729,9 @@ int Replay(const std::vector<std::string_view>& args) {
     aside.emplace(db_path);
     aside->RemovePartial();
     timeline_options.bulk_load = true;
+    // A new database starts empty, so the draining thread below drops
+    // every repeat of an id before it reaches the timeline (judge_ahead).
+    timeline_options.bulk_ids_unique = true;
   }
   const std::string build_path = aside ? aside->path() : db_path;
   auto timeline = analyzer::Timeline::Open(build_path, timeline_options);

@@ -101,7 +101,11 @@ CREATE TABLE chain_anchors (
 )sql";
 // The (resource, time) index serves reads only; a bulk load builds it at
 // the end (FinishBulkLoad), hence IF NOT EXISTS. The event-key index is
-// the dedup lookup of every insert, so it is always there.
+// the dedup lookup of every insert, so it is there from the start, except
+// in a bulk load whose caller keeps ids unique (bulk_ids_unique): building
+// it at the end sorts the keys once instead of inserting each at a random
+// place, and that and the lookup it spares were a good part of a
+// replay's storing (bench/RESULTS.md, 2026-12-02 session 15).
 constexpr const char* kResourceTimeIndexV2 =
     "CREATE INDEX IF NOT EXISTS events_by_resource_time ON events (resource, time_ns);";
 constexpr const char* kEventKeyIndexV2 = "CREATE INDEX events_by_key ON events (event_key);";
@@ -521,6 +525,8 @@ struct Timeline::Impl {
   Status FlushHeads();
   // True when an event with this id (and key) is stored already.
   Result<bool> IsStored(int64_t key, std::string_view event_id);
+  // FinishBulkLoad's check of bulk_ids_unique, once the event-key index exists.
+  Status CheckIdsUnique();
   // Stores one batch inside the caller's open transaction: event_bytes[i]
   // is event i's canonical encoding, prep's item first + i. `stored`, when
   // given, receives the events stored for the first time, in batch order.
@@ -574,7 +580,7 @@ Status Timeline::Impl::CreateOrCheckSchema(const std::string& path) {
 
   if (*app_id == 0 && *version == 0 && *objects == 0) {
     CMK_RETURN_IF_ERROR(db.Exec(kChainTablesV2));
-    CMK_RETURN_IF_ERROR(db.Exec(kEventKeyIndexV2));
+    if (!options.bulk_ids_unique) CMK_RETURN_IF_ERROR(db.Exec(kEventKeyIndexV2));
     if (!options.bulk_load) CMK_RETURN_IF_ERROR(db.Exec(kResourceTimeIndexV2));
     CMK_RETURN_IF_ERROR(db.Exec(kOtherTablesV2));
     // Pragmas take no parameters; these values are constants, not data.
@@ -635,6 +641,9 @@ Result<std::unique_ptr<Timeline>> Timeline::Open(const std::string& path, const 
   }
   if (options.bulk_commit_events == 0 || options.bulk_commit_events > 1'000'000) {
     return Status::InvalidArgument("bulk_commit_events must be 1..1000000");
+  }
+  if (options.bulk_ids_unique && !options.bulk_load) {
+    return Status::InvalidArgument("bulk_ids_unique is a promise about a bulk load; set bulk_load too");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -758,6 +767,34 @@ Status Timeline::Impl::FlushHeads() {
   return Status::Ok();
 }
 
+Status Timeline::Impl::CheckIdsUnique() {
+  // Keys that repeat, from the index alone (a sequential scan of 8-byte
+  // keys); only their rows are read. A repeated key is nearly always a
+  // repeated id, but two ids may share the first 8 bytes of their hash.
+  auto shared = db.Prepare("SELECT event_key FROM events INDEXED BY events_by_key GROUP BY event_key "
+                           "HAVING count(*) > 1");
+  if (!shared.ok()) return shared.status();
+  for (;;) {
+    auto row = shared->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    Statement::Scope scope(event_ids_of_key);
+    CMK_RETURN_IF_ERROR(event_ids_of_key.BindInt(1, shared->ColumnInt(0)));
+    std::vector<std::string> ids;
+    for (;;) {
+      auto id_row = event_ids_of_key.Step();
+      if (!id_row.ok()) return id_row.status();
+      if (!*id_row) break;
+      std::string id(event_ids_of_key.ColumnText(1));
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
+        return Status::Corruption("the bulk load was given event " + id +
+                                  " more than once, though its caller promised unique ids (bulk_ids_unique)");
+      }
+      ids.push_back(std::move(id));
+    }
+  }
+}
+
 Result<bool> Timeline::Impl::IsStored(int64_t key, std::string_view event_id) {
   Statement::Scope scope(event_ids_of_key);
   CMK_RETURN_IF_ERROR(event_ids_of_key.BindInt(1, key));
@@ -823,7 +860,9 @@ Result<BatchResult> Timeline::Impl::StoreBatch(const wire::Batch& batch, const s
     if (!prepared.ok()) return prepared.status();
     const EventPrep::Prepared& p = **prepared;
     const int64_t key = p.key;
-    auto already = m.IsStored(key, e.id);
+    // A bulk load with unique ids has no index to look in yet; the caller
+    // promised, and FinishBulkLoad checks.
+    auto already = m.options.bulk_ids_unique ? Result<bool>(false) : m.IsStored(key, e.id);
     if (!already.ok()) return already.status();
     if (*already) {
       // Already in the timeline (an earlier batch, or earlier in this one):
@@ -1045,6 +1084,11 @@ Status Timeline::FinishBulkLoad() {
   Impl& m = *impl_;
   if (!m.options.bulk_load) return Status::Ok();
   CMK_RETURN_IF_ERROR(m.CommitBulk());
+  if (m.options.bulk_ids_unique) {
+    CMK_RETURN_IF_ERROR(m.db.Exec(kEventKeyIndexV2));
+    CMK_RETURN_IF_ERROR(m.CheckIdsUnique());
+    m.options.bulk_ids_unique = false;  // from here on, inserts look the index up
+  }
   CMK_RETURN_IF_ERROR(m.db.Exec(kResourceTimeIndexV2));
   m.options.bulk_load = false;
   auto mode = m.db.QueryText("PRAGMA journal_mode = WAL");

@@ -846,6 +846,9 @@ TEST_P(TimelineTest, OptionsAreChecked) {
   options_ = {};
   options_.bulk_commit_events = 0;
   EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
+  options_ = {};
+  options_.bulk_ids_unique = true;  // a promise about a bulk load, without one
+  EXPECT_TRUE(Timeline::Open(path_.string(), options_).status().IsInvalidArgument());
 }
 
 // Many distinct events, as a busy vault produces them: the sample events
@@ -966,7 +969,8 @@ TEST_P(TimelineTest, InsertBatchesStoresEachAsIfInsertedInTurn) {
 // batches of 1500 with a duplicate each, and a batch refused midway (at
 // its 700th event, while the helper thread is working further on). Returns
 // every stored row as text, in seq order, for comparing loads.
-std::vector<std::string> StoreManyAndDumpRows(const fs::path& path, const TimelineOptions& options) {
+std::vector<std::string> StoreManyAndDumpRows(const fs::path& path, const TimelineOptions& options,
+                                              bool with_repeats = true) {
   const std::vector<Event> events = ManyEvents(9000);
   {
     auto t = Timeline::Open(path.string(), options);
@@ -976,7 +980,7 @@ std::vector<std::string> StoreManyAndDumpRows(const fs::path& path, const Timeli
     for (size_t i = 0; i < events.size(); i += 1500) {
       std::vector<Event> part(events.begin() + static_cast<std::ptrdiff_t>(i),
                               events.begin() + static_cast<std::ptrdiff_t>(i + 1500));
-      part.push_back(events[i / 2]);  // stored already (or earlier in this batch): a duplicate
+      if (with_repeats) part.push_back(events[i / 2]);  // stored already (or earlier in this batch): a duplicate
       if (i == 4500) {
         std::vector<Event> refused = part;
         refused[700].raw.assign(options.max_event_bytes + 1, 'x');
@@ -986,7 +990,7 @@ std::vector<std::string> StoreManyAndDumpRows(const fs::path& path, const Timeli
       auto r = (*t)->InsertBatch(MakeBatch(seq++, std::move(part)), 1);
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       if (r.ok()) {
-        EXPECT_EQ(Totals(*r), (BatchResult{1500, 1, 0, false}));
+        EXPECT_EQ(Totals(*r), (BatchResult{1500, with_repeats ? 1u : 0u, 0, false}));
       }
     }
     EXPECT_TRUE((*t)->FinishBulkLoad().ok());
@@ -1053,6 +1057,48 @@ TEST_P(TimelineTest, ABulkLoadStoresWhatANormalLoadDoesAndEndsAnOrdinaryTimeline
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Totals(*r), (BatchResult{1, 1, 0, false}));
   EXPECT_TRUE(t->Verify(nullptr).ok());
+}
+
+// A bulk load whose caller keeps ids unique (replay) skips the dedup
+// lookup and builds the event-key index at the end: the same rows as a
+// normal load of the same batches, the index there afterwards (a resend is
+// a duplicate again), and a broken promise caught at the end, naming the id.
+TEST_P(TimelineTest, ABulkLoadWithUniqueIdsStoresTheSameRowsAndCatchesARepeat) {
+  const std::vector<std::string> normal = StoreManyAndDumpRows(dir_ / "normal.db", options_, false);
+  ASSERT_EQ(normal.size(), 9000u);
+  TimelineOptions bulk_options = options_;
+  bulk_options.bulk_load = true;
+  bulk_options.bulk_ids_unique = true;
+  bulk_options.bulk_commit_events = 2000;
+  path_ = dir_ / "unique.db";
+  const std::vector<std::string> bulk = StoreManyAndDumpRows(path_, bulk_options, false);
+  ASSERT_EQ(bulk.size(), normal.size());
+  for (size_t i = 0; i < normal.size(); ++i) ASSERT_EQ(bulk[i], normal[i]) << "row " << i;
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.Column("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name"),
+              (std::vector<std::string>{"events_by_key", "events_by_resource_time"}));
+  }
+  {
+    auto t = OpenOrFail();
+    ASSERT_TRUE(t);
+    const std::vector<Event> events = ManyEvents(9000);
+    auto r = t->InsertBatch(MakeBatch(100, {events[1], events[8999]}), 2);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Totals(*r), (BatchResult{0, 2, 0, false}));
+  }
+
+  path_ = dir_ / "repeat.db";
+  auto t = Timeline::Open(path_.string(), bulk_options);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  std::vector<Event> events = ManyEvents(20);
+  const std::string repeated = events[3].id;
+  events.push_back(events[3]);
+  auto r = (*t)->InsertBatch(MakeBatch(1, std::move(events)), 1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const Status done = (*t)->FinishBulkLoad();
+  EXPECT_TRUE(done.IsCorruption()) << done.ToString();
+  EXPECT_NE(done.message().find(repeated), std::string::npos) << done.message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Codec, TimelineTest, ::testing::Values(false, true),

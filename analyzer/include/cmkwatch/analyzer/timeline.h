@@ -121,6 +121,12 @@ struct TimelineOptions {
   // keeps only what was committed. Open refuses a file that holds anything.
   bool bulk_load = false;
   size_t bulk_commit_events = 10'000;  // 1 .. 1,000,000
+  // With bulk_load: the caller promises never to hand the load an event id
+  // twice (replay drops repeats as they leave its sorter). Each insert then
+  // skips the dedup lookup, and the event-key index is built once by
+  // FinishBulkLoad, which also checks the promise and fails, naming the
+  // id, when it was broken.
+  bool bulk_ids_unique = false;
 
   // Migrate a timeline of an older schema to kSchemaVersion on Open
   // (Timeline::migration() then says so); false refuses it, unchanged.
@@ -237,8 +243,9 @@ class Timeline {
   // it, everything committed is on disk whatever durable_commits said.
   Status Checkpoint();
   // Ends a bulk load (TimelineOptions::bulk_load): builds the deferred
-  // index, puts the file in WAL mode and syncs it, after which it is a
+  // indexes, puts the file in WAL mode and syncs it, after which it is a
   // timeline like any other. Nothing to do for a timeline not bulk-loaded.
+  // Corruption when bulk_ids_unique was set and an id came twice.
   Status FinishBulkLoad();
 
   // Alert changes that no batch carried (the rules' time-based checks), in
